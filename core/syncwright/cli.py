@@ -1,0 +1,84 @@
+"""The ``syncwright`` command line: a thin, lazily loaded click group.
+
+Subcommands live in ``syncwright.commands.*`` and are imported only when
+invoked, so ``syncwright --help`` stays fast and the render path never imports
+the Kubernetes or Git clients.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+
+#: name → (module in syncwright.commands, function, short help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "render": ("render", "render", "Render an Application or a source directory to manifests."),
+    "plugins": ("plugins", "plugins", "List installed plugins, their source types and tools."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(f"syncwright.commands.{spec[0]}")
+        cmd: click.Command = getattr(module, spec[1])
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from the table, so --help imports no command module.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="syncwright")
+@click.option(
+    "--disable-plugin", "disabled_plugins", multiple=True, metavar="NAME",
+    help="Do not load the plugin NAME (repeatable).",
+)
+@click.pass_context
+def main(ctx: click.Context, disabled_plugins: tuple[str, ...]) -> None:
+    """syncwright: GitOps continuous deployment for Kubernetes, Argo CD compatible."""
+    ctx.obj = {"disabled_plugins": disabled_plugins}
+
+
+def run() -> None:
+    """Console-script entry point: user-facing errors print as one line, exit 1."""
+    from .errors import SyncwrightError
+
+    try:
+        main.main(standalone_mode=False)
+    except SyncwrightError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def load_hooks(ctx: click.Context, **kwargs: Any) -> Any:
+    """The plugin facade for a command, honouring ``--disable-plugin``."""
+    from .plugins import Hooks
+
+    disabled = (ctx.find_root().obj or {}).get("disabled_plugins", ())
+    return Hooks.load(disabled=disabled, **kwargs)

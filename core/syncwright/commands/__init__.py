@@ -1,0 +1,1 @@
+"""The implementations of the CLI's subcommands, one module per command."""

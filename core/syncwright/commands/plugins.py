@@ -1,0 +1,81 @@
+"""``syncwright plugins``: what is installed, what it provides, which tools it drives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..cli import load_hooks
+
+
+def collect(hooks: Any) -> list[dict[str, Any]]:
+    """One record per plugin, with its source types and their tools."""
+    by_plugin = hooks.source_types_by_plugin()
+    out = []
+    for info in hooks.plugins():
+        types = []
+        for st in by_plugin.get(info.name, []):
+            tool = st.tool
+            types.append({
+                "name": st.name,
+                "description": st.description,
+                "discover": st.discover,
+                "parameters": [p.name for p in st.parameters],
+                "tool": None if tool is None else {
+                    "name": tool.name,
+                    "path": tool.path,
+                    "version": st.tool_version if tool.path else None,
+                    "found": tool.path is not None,
+                    "install_hint": None if tool.path else tool.install_hint,
+                },
+            })
+        out.append({
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "builtin": info.builtin,
+            "hooks": list(info.hooks),
+            "source_types": types,
+        })
+    return out
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def plugins(ctx: click.Context, output: str) -> None:
+    """List every plugin: distribution and version, source types, tool and tool version."""
+    records = collect(load_hooks(ctx))
+    if output == "json":
+        click.echo(json.dumps(records, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    if not records:
+        console.print("No plugins installed: syncwright knows no source types. "
+                      "Install one, e.g. `pip install syncwright-directory`.")
+        return
+    table = Table("PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE TYPES", "TOOL", "TOOL VERSION", box=None)
+    for rec in records:
+        types = rec["source_types"] or [None]
+        for i, st in enumerate(types):
+            tool = st["tool"] if st else None
+            if tool is None:
+                tool_name, tool_version = "-", "-"
+            elif tool["found"]:
+                tool_name, tool_version = tool["name"], tool["version"] or "unknown"
+            else:
+                tool_name, tool_version = tool["name"], f"not found: {tool['install_hint']}"
+            table.add_row(
+                rec["name"] if i == 0 else "",
+                (rec["distribution"] or "(built-in)") if i == 0 else "",
+                (rec["version"] or "-") if i == 0 else "",
+                st["name"] if st else "-",
+                tool_name,
+                tool_version,
+            )
+    console.print(table)

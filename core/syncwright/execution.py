@@ -1,0 +1,215 @@
+"""Running external tools: argv only, timeouts, output caps, scrubbed env.
+
+This is the one way syncwright (and every plugin, through ``RenderContext.run``)
+starts a process. Why hand-written rather than ``subprocess.run``: we need a
+byte cap on stdout that kills the tool as soon as it is exceeded (a flooding
+tool must not exhaust memory), a kill of the whole process group on timeout
+(tools such as helm spawn children), and stderr kept as a bounded tail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ToolError, ToolNotFoundError
+
+DEFAULT_TIMEOUT = float(os.environ.get("SYNCWRIGHT_EXEC_TIMEOUT", "90"))  # Argo CD: 90 s
+FATAL_GRACE = 10.0  # SIGTERM, then SIGKILL after this many seconds (Argo CD: 10 s)
+DEFAULT_MAX_OUTPUT = int(os.environ.get("SYNCWRIGHT_MAX_TOOL_OUTPUT", str(100 * 1024 * 1024)))
+STDERR_TAIL = 64 * 1024
+
+# Variables a tool may inherit from syncwright's own environment. Everything else
+# (cloud credentials, tokens, the user's kube context) is dropped.
+PASSTHROUGH_ENV = (
+    "PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy",
+)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The outcome of a successful tool run."""
+
+    argv: tuple[str, ...]
+    stdout: bytes
+    stderr: str
+    duration: float
+
+
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a tool gets: a small pass-through set plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k in PASSTHROUGH_ENV}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """Replace every secret value (longest first) in ``text`` with ``******``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "******")
+    return _URL_CREDS.sub(r"\1******@", text)
+
+
+_URL_CREDS = re.compile(r"((?:https?|git|ssh)://)[^/@\s:]+(?::[^/@\s]*)?@")
+
+
+def _tail(data: bytes, limit: int = 4000) -> str:
+    text = data.decode("utf-8", errors="replace").strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    max_output: int | None = None,
+    stdin: bytes | None = None,
+    secrets: Sequence[str] = (),
+    what: str | None = None,
+) -> ToolResult:
+    """Run ``argv`` (never through a shell) and return its output.
+
+    Raises ToolError with the exit code and the tail of stderr on failure, when
+    the timeout passes (the process group is terminated, then killed), or when
+    stdout grows past ``max_output`` bytes. ``secrets`` are redacted from every
+    message. ``env`` is the complete environment (see ``scrubbed_env``).
+    """
+    if isinstance(argv, str):  # pragma: no cover - programming error
+        raise TypeError("run() takes an argv list, never a shell string")
+    argv = [str(a) for a in argv]
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    max_output = DEFAULT_MAX_OUTPUT if max_output is None else max_output
+    label = what or Path(argv[0]).name
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else scrubbed_env(),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except FileNotFoundError as e:
+        raise ToolNotFoundError(f"{label}: executable {argv[0]!r} not found") from e
+    except PermissionError as e:
+        raise ToolError(f"{label}: cannot execute {argv[0]!r}: {e.strerror}") from e
+
+    out_chunks: list[bytes] = []
+    err_buf = bytearray()
+    state = {"out": 0, "flooded": False}
+
+    def read_out() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1(65536):
+            state["out"] += len(chunk)
+            if state["out"] > max_output:
+                state["flooded"] = True
+                _kill_group(proc)
+                break
+            out_chunks.append(chunk)
+        proc.stdout.close()
+
+    def read_err() -> None:
+        assert proc.stderr is not None
+        while chunk := proc.stderr.read1(65536):
+            err_buf.extend(chunk)
+            if len(err_buf) > STDERR_TAIL:
+                del err_buf[: len(err_buf) - STDERR_TAIL]
+        proc.stderr.close()
+
+    readers = [threading.Thread(target=read_out, daemon=True), threading.Thread(target=read_err, daemon=True)]
+    for t in readers:
+        t.start()
+    if stdin is not None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _terminate_group(proc)
+    for t in readers:
+        t.join(timeout=FATAL_GRACE)
+    duration = time.monotonic() - start
+    stderr = redact(_tail(bytes(err_buf)), secrets)
+    if timed_out:
+        raise ToolError(f"{label} timed out after {timeout:g}s and was killed")
+    if state["flooded"]:
+        raise ToolError(f"{label} wrote more than {max_output} bytes to stdout and was killed (output cap)")
+    if proc.returncode != 0:
+        detail = f": {stderr}" if stderr else ""
+        raise ToolError(f"{label} failed with exit code {proc.returncode}{detail}")
+    return ToolResult(tuple(argv), b"".join(out_chunks), stderr, duration)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        proc.wait(timeout=FATAL_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.wait()
+
+
+@dataclass(frozen=True)
+class ToolBinary:
+    """Where a plugin's external tool lives, or how to get it."""
+
+    name: str
+    path: str | None
+    env_var: str
+    install_hint: str
+
+    def require(self) -> str:
+        """The binary path, or ToolNotFoundError with the install hint."""
+        if self.path is None:
+            raise ToolNotFoundError(
+                f"{self.name} not found (looked at ${self.env_var} and PATH); {self.install_hint}"
+            )
+        return self.path
+
+
+def find_tool(name: str, env_var: str, install_hint: str) -> ToolBinary:
+    """Locate ``name`` via ``$env_var`` first, then PATH (and the running venv's bin)."""
+    explicit = os.environ.get(env_var)
+    if explicit:
+        path = explicit if os.access(explicit, os.X_OK) else shutil.which(explicit)
+        return ToolBinary(name, path, env_var, install_hint)
+    found = shutil.which(name)
+    if found is None:
+        import sys
+
+        candidate = Path(sys.executable).parent / name
+        if candidate.exists() and os.access(candidate, os.X_OK):
+            found = str(candidate)
+    return ToolBinary(name, found, env_var, install_hint)
