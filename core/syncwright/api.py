@@ -199,6 +199,8 @@ class RenderContext:
     max_manifest_bytes: int = 10 * 1024 * 1024
     secrets: tuple[str, ...] = ()
     private: bool = False
+    #: multi-source ``ref`` name → that source's repo root, for ``$name/path`` value files
+    refs: Mapping[str, Path] = field(default_factory=dict)
     _scratch: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- identity and environment -------------------------------------------------
@@ -228,6 +230,22 @@ class RenderContext:
     def resolve(self, path: str, *, what: str = "path", base: Path | None = None) -> Path:
         """A user/repo path resolved inside the repo root (relative to the app dir)."""
         return resolve_in_root(self.repo_root, path, base=base or self.source_dir, what=what)
+
+    def resolve_ref(self, path: str, *, what: str = "value file") -> Path | None:
+        """Resolve ``$name/rest`` against the ``ref`` source ``name`` (Argo CD multi-source).
+
+        Returns None when ``path`` does not start with ``$``; raises
+        SpecError for an unknown ref and PathEscapeError when the result
+        leaves that source's repository root.
+        """
+        if not path.startswith("$"):
+            return None
+        name, _, rest = path[1:].partition("/")
+        root = self.refs.get(name)
+        if root is None:
+            known = ", ".join(sorted(self.refs)) or "none"
+            raise SpecError(f"{what} {path!r} refers to unknown source ref {name!r} (refs: {known})")
+        return resolve_in_root(root, rest, base=root, what=what)
 
     def writable_dir(self) -> Path:
         """A private, writable copy of the source (made once per render, removed after).

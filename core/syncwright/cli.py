@@ -22,23 +22,39 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Entry-point group through which plugin distributions add subcommands
+#: (``name = "module:click_command"``), e.g. syncwright-cmp's ``cmp-server``.
+COMMANDS_GROUP = "syncwright.commands"
+
+
+def _plugin_commands() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in COMMANDS}
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *_plugin_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         spec = COMMANDS.get(cmd_name)
-        if spec is None:
+        if spec is not None:
+            module = importlib.import_module(f"syncwright.commands.{spec[0]}")
+            cmd: click.Command = getattr(module, spec[1])
+            return cmd
+        target = _plugin_commands().get(cmd_name)
+        if target is None:
             return None
-        module = importlib.import_module(f"syncwright.commands.{spec[0]}")
-        cmd: click.Command = getattr(module, spec[1])
-        return cmd
+        modname, _, attr = target.partition(":")
+        plugin_cmd: click.Command = getattr(importlib.import_module(modname), attr)
+        return plugin_cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Short help from the table, so --help imports no command module.
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        # Short help from the table (and entry-point names), so --help imports no command module.
+        rows = [(name, COMMANDS[name][2] if name in COMMANDS else "(from a plugin)") for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -49,9 +65,26 @@ class LazyGroup(click.Group):
     "--disable-plugin", "disabled_plugins", multiple=True, metavar="NAME",
     help="Do not load the plugin NAME (repeatable).",
 )
+@click.option(
+    "--cmp-dir", type=click.Path(file_okay=False), metavar="DIR",
+    help="Directory of local Config Management Plugin configs (env SYNCWRIGHT_CMP_DIR).",
+)
+@click.option(
+    "--cmp-socket-dir", type=click.Path(file_okay=False), metavar="DIR",
+    help="Directory of CMP sidecar sockets (env SYNCWRIGHT_CMP_SOCKETS).",
+)
 @click.pass_context
-def main(ctx: click.Context, disabled_plugins: tuple[str, ...]) -> None:
+def main(
+    ctx: click.Context, disabled_plugins: tuple[str, ...], cmp_dir: str | None, cmp_socket_dir: str | None
+) -> None:
     """syncwright: GitOps continuous deployment for Kubernetes, Argo CD compatible."""
+    import os
+
+    # Plugins read their settings from the environment; the flags are the same knobs.
+    if cmp_dir:
+        os.environ["SYNCWRIGHT_CMP_DIR"] = os.path.abspath(cmp_dir)
+    if cmp_socket_dir:
+        os.environ["SYNCWRIGHT_CMP_SOCKETS"] = os.path.abspath(cmp_socket_dir)
     ctx.obj = {"disabled_plugins": disabled_plugins}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -140,12 +140,11 @@ class Hooks:
         return [t for types in self.source_types_by_plugin().values() for t in types]
 
     # -- hooks -----------------------------------------------------------------------
-    def discover(self, ctx: RenderContext, allowed: Iterable[str] | None = None) -> Discovered | None:
+    def discover(self, ctx: RenderContext, allowed: Callable[[str], bool] | None = None) -> Discovered | None:
         """The winning claim (lowest priority) among the plugins that claim ``ctx``."""
-        allowed_set = set(allowed) if allowed is not None else None
         claims = [
             c for c in self.pm.hook.syncwright_discover(ctx=ctx)
-            if c is not None and (allowed_set is None or c.tool in allowed_set)
+            if c is not None and (allowed is None or allowed(c.tool))
         ]
         return min(claims, key=lambda c: (c.priority, c.tool)) if claims else None
 

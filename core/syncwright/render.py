@@ -22,6 +22,9 @@ from .model import Application, Source
 from .paths import check_symlinks, resolve_in_root
 from .plugins import Hooks
 
+#: Tool names of Config Management Plugins: ``cmp:<metadata.name>[-<spec.version>]``.
+CMP_PREFIX = "cmp:"
+
 #: The tools a ``directory:`` block allows (Argo CD's Directory type covers jsonnet).
 DIRECTORY_TOOLS = ("jsonnet", "directory")
 
@@ -42,13 +45,22 @@ class BuildInfo:
 def choose_tool(hooks: Hooks, ctx: RenderContext, tool: str | None) -> str:
     """The explicit tool, else the winner of discovery."""
     explicit = tool or ctx.source.explicit_tool
+    if explicit == "plugin":
+        # Argo CD's ``plugin:`` block: a named CMP, else discovery among CMPs only.
+        assert ctx.source.plugin is not None
+        if ctx.source.plugin.name:
+            return f"{CMP_PREFIX}{ctx.source.plugin.name}"
+        found = hooks.discover(ctx, allowed=lambda t: t.startswith(CMP_PREFIX))
+        if found is None:
+            raise RenderError("spec has a plugin block without a name and no Config Management Plugin matches the source")
+        return found.tool
     if explicit and explicit != "directory":
         known = {t.name for t in hooks.source_types()}
-        if explicit not in known and not explicit.startswith("cmp:") and ctx.source.plugin is None:
+        if explicit not in known:
             names = ", ".join(sorted(known)) or "none (no source plugins installed)"
             raise RenderError(f"unknown tool {explicit!r} (known tools: {names})")
         return explicit
-    allowed = DIRECTORY_TOOLS if explicit == "directory" else None
+    allowed = (lambda t: t in DIRECTORY_TOOLS) if explicit == "directory" else None
     found = hooks.discover(ctx, allowed=allowed)
     if found is None:
         names = ", ".join(sorted(t.name for t in hooks.source_types()))
