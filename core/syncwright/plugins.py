@@ -102,7 +102,8 @@ def get_plugin_manager(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
-        raise PluginError(f"plugin {e.plugin_name!r} implements an unknown hook: {e}") from e
+        name = pm.get_name(e.plugin) if e.plugin is not None else "?"
+        raise PluginError(f"plugin {name!r} implements an unknown hook: {e}") from e
     return pm
 
 
