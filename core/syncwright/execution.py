@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ToolError, ToolNotFoundError
 
@@ -115,7 +116,8 @@ def run(
 
     def read_out() -> None:
         assert proc.stdout is not None
-        while chunk := proc.stdout.read1(65536):
+        stream: Any = proc.stdout  # a BufferedReader: read1 returns what is available
+        while chunk := stream.read1(65536):
             state["out"] += len(chunk)
             if state["out"] > max_output:
                 state["flooded"] = True
@@ -126,7 +128,8 @@ def run(
 
     def read_err() -> None:
         assert proc.stderr is not None
-        while chunk := proc.stderr.read1(65536):
+        stream: Any = proc.stderr
+        while chunk := stream.read1(65536):
             err_buf.extend(chunk)
             if len(err_buf) > STDERR_TAIL:
                 del err_buf[: len(err_buf) - STDERR_TAIL]

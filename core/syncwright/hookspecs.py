@@ -28,7 +28,7 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec
-def syncwright_source_types() -> SourceTypes | None:  # type: ignore[empty-body]
+def syncwright_source_types() -> SourceTypes | None:
     """Announce the source types (tools) this plugin provides.
 
     :return: ``SourceTypes`` listing each ``SourceType``: its name (the value of
@@ -46,7 +46,7 @@ def syncwright_source_types() -> SourceTypes | None:  # type: ignore[empty-body]
 
 
 @hookspec
-def syncwright_discover(ctx: RenderContext) -> Discovered | None:  # type: ignore[empty-body]
+def syncwright_discover(ctx: RenderContext) -> Discovered | None:
     """Claim a source directory for one of this plugin's tools.
 
     :param ctx: the render context; ``ctx.source_dir`` is the app path,
@@ -65,7 +65,7 @@ def syncwright_discover(ctx: RenderContext) -> Discovered | None:  # type: ignor
 
 
 @hookspec(firstresult=True)
-def syncwright_render(ctx: RenderContext) -> Rendered | None:  # type: ignore[empty-body]
+def syncwright_render(ctx: RenderContext) -> Rendered | None:
     """Render the source in ``ctx.source_dir`` with the tool named ``ctx.tool``.
 
     :param ctx: the render context, with ``ctx.tool`` set and the spec's tool
@@ -85,7 +85,7 @@ def syncwright_render(ctx: RenderContext) -> Rendered | None:  # type: ignore[em
 
 
 @hookspec(firstresult=True)
-def syncwright_health(obj: dict[str, Any], ctx: HealthContext) -> HealthStatus | None:  # type: ignore[empty-body]
+def syncwright_health(obj: dict[str, Any], ctx: HealthContext) -> HealthStatus | None:
     """Assess the health of one live object.
 
     :param obj: the live Kubernetes object.

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -26,6 +26,7 @@ from .api import (
     RenderContext,
     Rendered,
     SourceType,
+    SourceTypes,
     SyncEvent,
 )
 from .errors import OperationVetoed, PluginError, RenderError
@@ -102,7 +103,7 @@ def get_plugin_manager(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
-        name = pm.get_name(e.plugin) if e.plugin is not None else "?"
+        name = (pm.get_name(e.plugin) if e.plugin is not None else None) or "?"
         raise PluginError(f"plugin {name!r} implements an unknown hook: {e}") from e
     return pm
 
@@ -132,7 +133,7 @@ class Hooks:
     def source_types_by_plugin(self) -> dict[str, list[SourceType]]:
         out: dict[str, list[SourceType]] = {}
         for impl in self.pm.hook.syncwright_source_types.get_hookimpls():
-            result = impl.function()
+            result = cast("SourceTypes | None", impl.function())
             if result is not None:
                 out[impl.plugin_name] = list(result.items)
         return out

@@ -11,7 +11,7 @@ module a private checkout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,9 @@ def render_source(
             api_versions=info.api_versions,
             private=private,
             secrets=tuple(secrets),
-            **({"timeout": info.timeout} if info.timeout else {}),
         )
+        if info.timeout:
+            ctx = replace(ctx, timeout=info.timeout)
         chosen = choose_tool(hooks, ctx, tool)
         ctx = _with_tool(ctx, chosen)
         try:
@@ -120,8 +121,6 @@ def render_source(
 
 
 def _with_tool(ctx: RenderContext, tool: str) -> RenderContext:
-    from dataclasses import replace
-
     return replace(ctx, tool=tool)
 
 

@@ -28,7 +28,7 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
     helm: dict[str, Any] = {}
     if opts["values"]:
         helm["valueFiles"] = list(opts["values"])
-    params = [{"name": k, "value": v} for k, v in _kv(opts["helm_set"], "--helm-set")]
+    params: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in _kv(opts["helm_set"], "--helm-set")]
     params += [{"name": k, "value": v, "forceString": True} for k, v in _kv(opts["helm_set_string"], "--helm-set-string")]
     if params:
         helm["parameters"] = params
@@ -63,9 +63,9 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
     if opts["directory_exclude"]:
         directory["exclude"] = opts["directory_exclude"]
     jsonnet: dict[str, Any] = {}
-    tlas = [{"name": k, "value": v} for k, v in _kv(opts["jsonnet_tla_str"], "--jsonnet-tla-str")]
+    tlas: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in _kv(opts["jsonnet_tla_str"], "--jsonnet-tla-str")]
     tlas += [{"name": k, "value": v, "code": True} for k, v in _kv(opts["jsonnet_tla_code"], "--jsonnet-tla-code")]
-    ext = [{"name": k, "value": v} for k, v in _kv(opts["jsonnet_ext_var_str"], "--jsonnet-ext-var-str")]
+    ext: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in _kv(opts["jsonnet_ext_var_str"], "--jsonnet-ext-var-str")]
     ext += [{"name": k, "value": v, "code": True} for k, v in _kv(opts["jsonnet_ext_var_code"], "--jsonnet-ext-var-code")]
     if tlas:
         jsonnet["tlas"] = tlas
@@ -131,7 +131,7 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("-p", "--parameter", multiple=True, metavar="K=V", help="CMP parameter (string).")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @click.pass_context
-def render(ctx: click.Context, path: str | None, app_file: str | None, app_select: str | None, **opts: Any) -> None:
+def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_select: str | None, **opts: Any) -> None:
     """Render PATH (a source directory) or -f APP.yaml to manifests on stdout.
 
     Exit status 0 on success; 1 with a message on stderr otherwise. Nothing is
