@@ -89,7 +89,7 @@ def test_multi_source_kept_and_preferred() -> None:
         (lambda d: d["spec"].update(destination={"server": "a", "name": "b"}),
          "spec.destination: can't have both name and server defined"),
         (lambda d: d.update(apiVersion="v1"), "apiVersion: expected one of"),
-        (lambda d: d["metadata"].update(name="Bad_Name"), "metadata.name: must be a lowercase RFC 1123"),
+        (lambda d: d["metadata"].update(name="Bad_Name"), "metadata: name must be a lowercase RFC 1123"),
         (lambda d: d["spec"]["source"].update(helm={}, kustomize={}), "multiple tool blocks"),
         (lambda d: d["spec"].update(syncPolicy={"automated": {"prune": "maybe"}}),
          "spec.syncPolicy.automated.prune: Input should be a valid boolean"),

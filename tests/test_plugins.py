@@ -31,7 +31,7 @@ def ep(name: str, module: str) -> metadata.EntryPoint:
 
 
 def ctx(tmp_path: Path) -> RenderContext:
-    return RenderContext(app_name="a", app_namespace="n", source=Source(repoURL=""), source_dir=tmp_path, repo_root=tmp_path)
+    return RenderContext(app_name="a", app_namespace="n", source=Source(repo_url=""), source_dir=tmp_path, repo_root=tmp_path)
 
 
 def claim(tool: str, priority: int) -> Any:

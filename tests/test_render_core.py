@@ -57,7 +57,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def render(hooks: Hooks, repo: Path, path: str = "app", **kw: Any) -> Rendered:
-    return render_source(hooks, Source(repoURL="", path=path), repo, BuildInfo("demo", "ns"), **kw)
+    return render_source(hooks, Source(repo_url="", path=path), repo, BuildInfo("demo", "ns"), **kw)
 
 
 def test_render_and_build_env(hooks: Hooks, repo: Path) -> None:
@@ -126,7 +126,7 @@ def test_resolve_and_refs(repo: Path, tmp_path: Path) -> None:
     other = tmp_path / "values-repo"
     (other / "env").mkdir(parents=True)
     (other / "env" / "prod.yaml").write_text("x: 1\n")
-    ctx = RenderContext(app_name="a", app_namespace="", source=Source(repoURL=""), source_dir=repo / "app",
+    ctx = RenderContext(app_name="a", app_namespace="", source=Source(repo_url=""), source_dir=repo / "app",
                         repo_root=repo, refs={"values": other})
     assert ctx.resolve("cm.yaml") == (repo / "app" / "cm.yaml").resolve()
     assert ctx.resolve("/app/cm.yaml") == (repo / "app" / "cm.yaml").resolve()

@@ -105,6 +105,7 @@ def syncwright_sync_hook(event: SyncEvent) -> None:
 
     :param event: the ``SyncEvent``; ``event.kind`` is ``start``, ``phase``,
         ``wave``, ``resource`` or ``end``.
+    :return: None; every implementation is called.
 
     Called in order by the sync engine. At ``start`` (before any write) an impl
     may raise ``api.OperationVetoed`` to refuse the operation; it then fails

@@ -5,56 +5,99 @@ Field names and meanings follow ``argoproj.io/v1alpha1`` (Argo CD's
 changing nothing, or only the apiVersion to ``syncwright.dev/v1alpha1``.
 Unknown fields are errors: a misspelled ``valueFile`` silently ignored is a
 deployment gone wrong.
+
+The spec types are plain frozen dataclasses, cheap to import; pydantic
+validates them (camelCase names, types, unknown fields) only when a document
+is parsed, so the render path does not pay for importing pydantic unless it
+reads an Application file.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .errors import SpecError
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
 API_VERSIONS = ("argoproj.io/v1alpha1", "syncwright.dev/v1alpha1")
+_ALIASES = {"repo_url": "repoURL"}
 
 
 def _camel(name: str) -> str:
+    if name in _ALIASES:
+        return _ALIASES[name]
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-class Spec(BaseModel):
-    """Base for spec objects: camelCase names, frozen, unknown fields rejected."""
+T = TypeVar("T", bound="Spec")
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, alias_generator=_camel
-    )
+
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
+
+
+class Spec:
+    """Base for spec dataclasses: camelCase names, unknown fields rejected by pydantic."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {
+        "extra": "forbid", "populate_by_name": True, "alias_generator": _camel,
+    }
+
+    @classmethod
+    def model_validate(cls: type[T], data: Any) -> T:
+        """Validate a mapping (Argo CD's camelCase field names) into this type."""
+        result: T = _adapter(cls).validate_python(data)
+        return result
+
+    def model_dump(self, *, by_alias: bool = False, exclude_none: bool = False,
+                   exclude_defaults: bool = False) -> dict[str, Any]:
+        """This object as plain data (camelCase with ``by_alias``)."""
+        out: dict[str, Any] = _adapter(type(self)).dump_python(
+            self, by_alias=by_alias, exclude_none=exclude_none, exclude_defaults=exclude_defaults, mode="json")
+        return out
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
 
 
 # --- tool options ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
 class HelmParameter(Spec):
     name: str
-    value: str = ""
+    value: str | int | float | bool = ""
     force_string: bool = False
 
-    @field_validator("value", mode="before")
-    @classmethod
-    def _stringify(cls, v: Any) -> Any:
-        return str(v).lower() if isinstance(v, bool) else (str(v) if isinstance(v, (int, float)) else v)
+    def __post_init__(self) -> None:
+        # YAML turns `value: true` / `value: 2` into non-strings; helm wants text.
+        v = self.value
+        _set(self, "value", str(v).lower() if isinstance(v, bool) else str(v))
 
 
+@dataclass(frozen=True, kw_only=True)
 class HelmFileParameter(Spec):
     name: str
     path: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class HelmOptions(Spec):
     value_files: tuple[str, ...] = ()
-    values: str = ""
+    values: str | dict[str, Any] = ""
     values_object: dict[str, Any] | None = None
     parameters: tuple[HelmParameter, ...] = ()
     file_parameters: tuple[HelmFileParameter, ...] = ()
@@ -69,22 +112,21 @@ class HelmOptions(Spec):
     pass_credentials: bool = False
     version: str = ""
 
-    @field_validator("values", mode="before")
-    @classmethod
-    def _values_text(cls, v: Any) -> Any:
+    def __post_init__(self) -> None:
         # Argo CD accepts ``values`` as a string; some users write a mapping.
-        if isinstance(v, dict):
+        if isinstance(self.values, dict):
             import yaml
 
-            return yaml.safe_dump(v, sort_keys=False)
-        return v
+            _set(self, "values", yaml.safe_dump(self.values, sort_keys=False))
 
 
+@dataclass(frozen=True, kw_only=True)
 class KustomizeReplica(Spec):
     name: str
     count: int | str
 
 
+@dataclass(frozen=True, kw_only=True)
 class KustomizeSelector(Spec):
     group: str = ""
     version: str = ""
@@ -95,6 +137,7 @@ class KustomizeSelector(Spec):
     annotation_selector: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class KustomizePatch(Spec):
     path: str = ""
     patch: str = ""
@@ -102,12 +145,13 @@ class KustomizePatch(Spec):
     options: dict[str, bool] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class KustomizeOptions(Spec):
     name_prefix: str = ""
     name_suffix: str = ""
     images: tuple[str, ...] = ()
-    common_labels: dict[str, str] = Field(default_factory=dict)
-    common_annotations: dict[str, str] = Field(default_factory=dict)
+    common_labels: dict[str, str] = field(default_factory=dict)
+    common_annotations: dict[str, str] = field(default_factory=dict)
     common_annotations_envsubst: bool = False
     force_common_labels: bool = False
     force_common_annotations: bool = False
@@ -126,18 +170,21 @@ class KustomizeOptions(Spec):
         return self == KustomizeOptions()
 
 
+@dataclass(frozen=True, kw_only=True)
 class JsonnetVar(Spec):
     name: str
     value: str = ""
     code: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class JsonnetOptions(Spec):
     ext_vars: tuple[JsonnetVar, ...] = ()
     tlas: tuple[JsonnetVar, ...] = ()
     libs: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class DirectoryOptions(Spec):
     recurse: bool = False
     include: str = ""
@@ -146,11 +193,13 @@ class DirectoryOptions(Spec):
     disable_extension_filter: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class EnvEntry(Spec):
     name: str
     value: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class PluginParameter(Spec):
     name: str
     string: str | None = None
@@ -158,6 +207,7 @@ class PluginParameter(Spec):
     map: dict[str, str] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class PluginOptions(Spec):
     name: str = ""
     env: tuple[EnvEntry, ...] = ()
@@ -167,8 +217,9 @@ class PluginOptions(Spec):
 # --- sources, destination, policy -----------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
 class Source(Spec):
-    repo_url: str = Field(alias="repoURL")
+    repo_url: str
     path: str = ""
     target_revision: str = ""
     chart: str = ""
@@ -180,12 +231,10 @@ class Source(Spec):
     directory: DirectoryOptions | None = None
     plugin: PluginOptions | None = None
 
-    @model_validator(mode="after")
-    def _one_tool(self) -> Source:
+    def __post_init__(self) -> None:
         tools = [t for t in ("helm", "kustomize", "directory", "plugin") if getattr(self, t) is not None]
         if len(tools) > 1:
             raise ValueError(f"multiple tool blocks set ({', '.join(tools)}); a source uses one tool")
-        return self
 
     @property
     def explicit_tool(self) -> str | None:
@@ -198,18 +247,18 @@ class Source(Spec):
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Destination(Spec):
     server: str = ""
     name: str = ""
     namespace: str = ""
 
-    @model_validator(mode="after")
-    def _not_both(self) -> Destination:
+    def __post_init__(self) -> None:
         if self.server and self.name:
             raise ValueError("can't have both name and server defined")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class Automated(Spec):
     enabled: bool | None = None
     prune: bool = False
@@ -217,23 +266,27 @@ class Automated(Spec):
     allow_empty: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class Backoff(Spec):
     duration: str | int = "5s"
     factor: int = 2
     max_duration: str | int = "3m"
 
 
+@dataclass(frozen=True, kw_only=True)
 class Retry(Spec):
     limit: int = 0
     refresh: bool = False
     backoff: Backoff = Backoff()
 
 
+@dataclass(frozen=True, kw_only=True)
 class ManagedNamespaceMetadata(Spec):
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
 class SyncPolicy(Spec):
     automated: Automated | None = None
     sync_options: tuple[str, ...] = ()
@@ -241,6 +294,7 @@ class SyncPolicy(Spec):
     managed_namespace_metadata: ManagedNamespaceMetadata | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class IgnoreDifference(Spec):
     group: str = ""
     kind: str
@@ -251,11 +305,13 @@ class IgnoreDifference(Spec):
     managed_fields_managers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class InfoEntry(Spec):
     name: str
     value: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class ApplicationSpec(Spec):
     project: str = "default"
     source: Source | None = None
@@ -266,11 +322,9 @@ class ApplicationSpec(Spec):
     revision_history_limit: int = 10
     info: tuple[InfoEntry, ...] = ()
 
-    @model_validator(mode="after")
-    def _has_source(self) -> ApplicationSpec:
+    def __post_init__(self) -> None:
         if self.source is None and not self.sources:
             raise ValueError("one of source or sources is required")
-        return self
 
     def effective_sources(self) -> tuple[Source, ...]:
         """Argo CD's ``GetSources``: non-empty ``sources`` wins over ``source``."""
@@ -283,12 +337,12 @@ class ApplicationSpec(Spec):
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
+@dataclass(frozen=True, kw_only=True)
 class ObjectMeta(Spec):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     name: str
     namespace: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
     finalizers: tuple[str, ...] = ()
     uid: str = ""
     resourceVersion: str = ""
@@ -296,16 +350,13 @@ class ObjectMeta(Spec):
     creationTimestamp: str | None = None
     managedFields: list[Any] | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _dns_name(cls, v: str) -> str:
-        if len(v) > 253 or not _NAME.match(v):
-            raise ValueError("must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')")
-        return v
+    def __post_init__(self) -> None:
+        if len(self.name) > 253 or not _NAME.match(self.name):
+            raise ValueError("name must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')")
 
 
+@dataclass(frozen=True, kw_only=True)
 class Application(Spec):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     apiVersion: Literal["argoproj.io/v1alpha1", "syncwright.dev/v1alpha1"]
     kind: Literal["Application"]
     metadata: ObjectMeta
@@ -335,7 +386,7 @@ def _describe(err: dict[str, Any]) -> str:
         else:
             loc += f".{part}" if loc else str(part)
     kind = err["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         msg = "unknown field (not part of the spec; check the spelling)"
     elif kind == "missing":
         msg = "required field is missing"
@@ -354,6 +405,8 @@ def parse_application(doc: Any, source: str) -> Application:
         raise SpecError(f"expected an Application mapping, got {type(doc).__name__}", context=source)
     if doc.get("kind") != "Application":
         raise SpecError(f"kind is {doc.get('kind')!r}, expected 'Application'", context=source)
+    from pydantic import ValidationError
+
     try:
         return Application.model_validate(doc)
     except ValidationError as e:

@@ -10,7 +10,7 @@ module a private checkout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,15 @@ def render_source(
     tool: str | None = None,
     private: bool = False,
     secrets: Sequence[str] = (),
+    check_whole_root: bool = True,
 ) -> Rendered:
-    """Render ``source`` whose repository is checked out (or lives) at ``repo_root``."""
+    """Render ``source`` whose repository is checked out (or lives) at ``repo_root``.
+
+    The tree is checked for out-of-bounds symlinks before any tool runs: the
+    whole ``repo_root`` (as Argo CD does for a checkout), or only the app
+    directory when ``check_whole_root`` is false — for ``render PATH`` in a
+    developer's work tree, whose root holds untracked venvs and caches.
+    """
     label = f"app {info.app_name!r}, source {source.repo_url or repo_root}" + (f" path {source.path!r}" if source.path else "")
     try:
         root = repo_root.resolve()
@@ -90,7 +97,7 @@ def render_source(
         app_dir = resolve_in_root(root, source.path or ".", base=root, what="app path", allow_root=True)
         if not app_dir.is_dir():
             raise RenderError(f"app path {source.path!r} does not exist in the repository")
-        check_symlinks(root)
+        check_symlinks(root if check_whole_root else app_dir, root=root)
         ctx = RenderContext(
             app_name=info.app_name,
             app_namespace=info.app_namespace,
@@ -140,6 +147,8 @@ def render_application(
     """Render every source of a local-repo Application and concatenate the results."""
     info = info or BuildInfo(app.name, app.dest_namespace, app.spec.project)
     out: list[dict[str, Any]] = []
+    refs = {s.ref: root for s in app.spec.effective_sources()
+            if s.ref and (root := local_repo_path(s.repo_url, base_dir)) is not None}
     for source in app.spec.effective_sources():
         if source.ref and not source.path and not source.chart:
             continue  # a pure $ref source provides files to the others only
@@ -149,6 +158,6 @@ def render_application(
                 f"repoURL {source.repo_url!r} is remote; this build renders local repositories only",
                 context=f"app {app.name!r}",
             )
-        out.extend(render_source(hooks, source, root, info).manifests)
+        out.extend(render_source(hooks, source, root, info, refs=refs).manifests)
     check_unique(out, f"app {app.name!r}")
     return out

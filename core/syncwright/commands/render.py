@@ -100,7 +100,9 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--app-name", help="Application name for the build env (default: the directory name).")
 @click.option("--namespace", "dest_namespace", default="", help="Destination namespace (ARGOCD_APP_NAMESPACE).")
 @click.option("--project", default="default", show_default=True)
-@click.option("--repo-root", type=click.Path(exists=True, file_okay=False), help="Repository root (default: enclosing Git work tree, else PATH).")
+@click.option("--repo-root", type=click.Path(exists=True, file_okay=False),
+              help="Repository root: paths may not leave it, and the whole tree is checked for escaping "
+                   "symlinks (default: the enclosing Git work tree, else PATH; then only PATH is checked).")
 @click.option("--revision", default="", help="Revision for ARGOCD_APP_REVISION.")
 @click.option("--kube-version", help="Kubernetes version tools target (default documented in README).")
 @click.option("--api-versions", multiple=True, help="API versions available (repeatable).")
@@ -177,7 +179,8 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
             raise click.UsageError(str(e)) from None
         info = BuildInfo(opts["app_name"] or src_dir.name.lower(), opts["dest_namespace"], opts["project"],
                          opts["revision"], kube_version, api_versions, opts["timeout"])
-        manifests = list(render_source(hooks, source, root, info, tool=opts["tool"]).manifests)
+        manifests = list(render_source(hooks, source, root, info, tool=opts["tool"],
+                                       check_whole_root=bool(opts["repo_root"])).manifests)
     if opts["output"] == "json":
         text = json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}, indent=2) + "\n"
     else:
