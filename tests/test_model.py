@@ -124,3 +124,26 @@ def test_load_applications_from_file(tmp_path: Path) -> None:
         load_applications(tmp_path / "empty.yaml")
     with pytest.raises(SpecError, match="cannot read"):
         load_applications(tmp_path / "missing.yaml")
+
+
+def test_validated_spec_is_cached_and_rebuilt_without_pydantic(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "app.yaml"
+    f.write_text(json.dumps(app(**FULL)))
+    env = {**os.environ, "SYNCWRIGHT_CACHE": str(tmp_path / "cache")}
+    code = ("import sys; from pathlib import Path; from syncwright.model import load_applications\n"
+            f"a = load_applications(Path({str(f)!r}))[0]\n"
+            "print(repr(a)); sys.stderr.write(str('pydantic' in sys.modules))")
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert first.stderr == "True" and second.stderr == "False"
+    assert first.stdout == second.stdout
+    # a damaged cache entry is ignored, never trusted
+    for entry in (tmp_path / "cache" / "specs").glob("*.json"):
+        entry.write_text('{"not": "an application"}')
+    third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert third.stdout == first.stdout and third.stderr == "True"

@@ -28,8 +28,12 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec
-def syncwright_source_types() -> SourceTypes | None:
+def syncwright_source_types(versions: bool) -> SourceTypes | None:
     """Announce the source types (tools) this plugin provides.
+
+    :param versions: whether the caller needs ``tool_version`` filled in (it
+        may run the tool's version command, cached); False on the render path,
+        which only needs the names. Implementations may omit this argument.
 
     :return: ``SourceTypes`` listing each ``SourceType``: its name (the value of
         ``--tool`` and of ``RenderContext.tool``), a description, the external
@@ -37,9 +41,10 @@ def syncwright_source_types() -> SourceTypes | None:
         binary's version, a human description of its discover rule, and the
         parameters it accepts. Return None if the plugin provides no source type.
 
-    Called by ``syncwright plugins`` and whenever the core needs the list of
-    known tools (e.g. to validate ``--tool``). Must be cheap: do not run the
-    tool here unless asked for its version, and cache that.
+    Called by ``syncwright plugins`` (``versions=True``) and whenever the core
+    needs the list of known tools (e.g. to validate ``--tool``,
+    ``versions=False``). Must be cheap: run the tool only when ``versions`` is
+    true, and cache the answer.
 
     .. versionadded:: 0.1
     """

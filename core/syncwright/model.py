@@ -14,8 +14,13 @@ reads an Application file.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -42,6 +47,9 @@ _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 def _adapter(cls: type) -> TypeAdapter[Any]:
     adapter = _ADAPTERS.get(cls)
     if adapter is None:
+        # pydantic scans every installed distribution for its own plugins on first
+        # use; syncwright has none, and the scan costs tens of milliseconds per run.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
         from pydantic import TypeAdapter
 
         adapter = _ADAPTERS[cls] = TypeAdapter(cls)
@@ -399,8 +407,68 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _build(tp: Any, value: Any) -> Any:
+    """Rebuild spec dataclasses from data pydantic validated before (the spec cache)."""
+    if value is None:
+        return None
+    if is_dataclass(tp) and isinstance(tp, type):
+        hints = _HINTS.get(tp)
+        if hints is None:
+            hints = _HINTS[tp] = typing.get_type_hints(tp)
+        return tp(**{f.name: _build(hints[f.name], value[f.name]) for f in fields(tp) if f.name in value})
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if is_dataclass(arg) and isinstance(value, dict):
+                return _build(arg, value)
+        return value
+    if origin is tuple:
+        return tuple(_build(typing.get_args(tp)[0], v) for v in value)
+    return value
+
+
+def _spec_cache_path(doc: dict[str, Any]) -> Path | None:
+    from . import __version__
+    from .paths import cache_root
+
+    try:
+        text = json.dumps(doc, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(f"{__version__}\0{text}".encode()).hexdigest()
+    return cache_root() / "specs" / f"{digest}.json"
+
+
 def parse_application(doc: Any, source: str) -> Application:
-    """Validate one Application document; errors name ``source`` and each field path."""
+    """Validate one Application document; errors name ``source`` and each field path.
+
+    Validation (pydantic) costs ~0.2 s of imports and schema building per
+    process, so a valid document's result is kept in the cache directory,
+    keyed by the document's content and syncwright's version; a hit rebuilds
+    the dataclasses without pydantic. Only validated data is ever cached.
+    """
+    cached = _spec_cache_path(doc) if isinstance(doc, dict) else None
+    if cached is not None:
+        try:
+            return typing.cast(Application, _build(Application, json.loads(cached.read_text())))
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    app = _validate_application(doc, source)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(_adapter(Application).dump_python(app, mode="json")))
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return app
+
+
+def _validate_application(doc: Any, source: str) -> Application:
     if not isinstance(doc, dict):
         raise SpecError(f"expected an Application mapping, got {type(doc).__name__}", context=source)
     if doc.get("kind") != "Application":

@@ -70,3 +70,8 @@ def find_repo_root(path: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return path
+
+
+def cache_root() -> Path:
+    """syncwright's cache directory: ``$SYNCWRIGHT_CACHE``, default ``~/.cache/syncwright``."""
+    return Path(os.environ.get("SYNCWRIGHT_CACHE") or Path.home() / ".cache" / "syncwright")

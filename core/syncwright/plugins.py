@@ -130,16 +130,18 @@ class Hooks:
             out.append(PluginInfo(name, dist, version, hooks, name in DEFAULT_PLUGINS))
         return sorted(out, key=lambda p: p.name)
 
-    def source_types_by_plugin(self) -> dict[str, list[SourceType]]:
+    def source_types_by_plugin(self, versions: bool = True) -> dict[str, list[SourceType]]:
+        """Each plugin's source types; ``versions=False`` skips running tools for their versions."""
         out: dict[str, list[SourceType]] = {}
         for impl in self.pm.hook.syncwright_source_types.get_hookimpls():
-            result = cast("SourceTypes | None", impl.function())
+            kwargs = {"versions": versions} if "versions" in impl.argnames else {}
+            result = cast("SourceTypes | None", impl.function(**kwargs))
             if result is not None:
                 out[impl.plugin_name] = list(result.items)
         return out
 
-    def source_types(self) -> list[SourceType]:
-        return [t for types in self.source_types_by_plugin().values() for t in types]
+    def source_types(self, versions: bool = True) -> list[SourceType]:
+        return [t for types in self.source_types_by_plugin(versions).values() for t in types]
 
     # -- hooks -----------------------------------------------------------------------
     def discover(self, ctx: RenderContext, allowed: Callable[[str], bool] | None = None) -> Discovered | None:
@@ -153,7 +155,7 @@ class Hooks:
     def render(self, ctx: RenderContext) -> Rendered:
         result: Rendered | None = self.pm.hook.syncwright_render(ctx=ctx)
         if result is None:
-            known = ", ".join(sorted(t.name for t in self.source_types())) or "none (no source plugins installed)"
+            known = ", ".join(sorted(t.name for t in self.source_types(versions=False))) or "none (no source plugins installed)"
             raise RenderError(f"no plugin renders tool {ctx.tool!r} (known tools: {known})")
         return result
 

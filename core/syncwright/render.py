@@ -55,7 +55,7 @@ def choose_tool(hooks: Hooks, ctx: RenderContext, tool: str | None) -> str:
             raise RenderError("spec has a plugin block without a name and no Config Management Plugin matches the source")
         return found.tool
     if explicit and explicit != "directory":
-        known = {t.name for t in hooks.source_types()}
+        known = {t.name for t in hooks.source_types(versions=False)}
         if explicit not in known:
             names = ", ".join(sorted(known)) or "none (no source plugins installed)"
             raise RenderError(f"unknown tool {explicit!r} (known tools: {names})")
@@ -63,7 +63,7 @@ def choose_tool(hooks: Hooks, ctx: RenderContext, tool: str | None) -> str:
     allowed = (lambda t: t in DIRECTORY_TOOLS) if explicit == "directory" else None
     found = hooks.discover(ctx, allowed=allowed)
     if found is None:
-        names = ", ".join(sorted(t.name for t in hooks.source_types()))
+        names = ", ".join(sorted(t.name for t in hooks.source_types(versions=False)))
         if not names:
             raise RenderError("no source plugins are installed, so no tool can render this source "
                               "(pip install syncwright-directory, syncwright-helm, ...)")
@@ -81,6 +81,7 @@ def render_source(
     private: bool = False,
     secrets: Sequence[str] = (),
     check_whole_root: bool = True,
+    refs: Mapping[str, Path] | None = None,
 ) -> Rendered:
     """Render ``source`` whose repository is checked out (or lives) at ``repo_root``.
 
@@ -88,6 +89,8 @@ def render_source(
     whole ``repo_root`` (as Argo CD does for a checkout), or only the app
     directory when ``check_whole_root`` is false — for ``render PATH`` in a
     developer's work tree, whose root holds untracked venvs and caches.
+    ``refs`` maps multi-source ``ref`` names to those sources' repo roots
+    (for ``$name/path`` value files).
     """
     label = f"app {info.app_name!r}, source {source.repo_url or repo_root}" + (f" path {source.path!r}" if source.path else "")
     try:
@@ -110,6 +113,7 @@ def render_source(
             api_versions=info.api_versions,
             private=private,
             secrets=tuple(secrets),
+            refs=dict(refs or {}),
         )
         if info.timeout:
             ctx = replace(ctx, timeout=info.timeout)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..manifests import ResourceKey, key_of
+from ..tracking import Tracking
 from .client import Client, ClusterError
 from .discovery import APIResource, Discovery
 
@@ -60,6 +61,7 @@ class ClusterCache:
         watch: bool = True,
         page_size: int = 500,
         watch_timeout: int = 300,
+        tracking: Tracking | None = None,
     ) -> None:
         self.client = client
         self.discovery = discovery or Discovery(client)
@@ -68,6 +70,8 @@ class ClusterCache:
         self.watch = watch
         self.page_size, self.watch_timeout = page_size, watch_timeout
         self.stats = CacheStats()
+        self.tracking = tracking or Tracking()
+        self._by_app: dict[str, set[ResourceKey]] = {}
         self._lock = threading.RLock()
         self._objects: dict[ResourceKey, dict[str, Any]] = {}
         self._by_type: dict[tuple[str, str], set[ResourceKey]] = {}
@@ -251,7 +255,11 @@ class ClusterCache:
         old = self._objects.get(key)
         if old is not None:
             self._unindex_owner(key, old)
+            self._unindex_app(key, old)
         self._objects[key] = obj
+        app = self.tracking.app_of(obj)
+        if app:
+            self._by_app.setdefault(app, set()).add(key)
         self._by_type.setdefault((key.group, key.kind), set()).add(key)
         meta = obj.get("metadata") or {}
         if meta.get("uid"):
@@ -270,6 +278,12 @@ class ClusterCache:
         if uid and self._by_uid.get(uid) == key:
             del self._by_uid[uid]
         self._unindex_owner(key, obj)
+        self._unindex_app(key, obj)
+
+    def _unindex_app(self, key: ResourceKey, obj: dict[str, Any]) -> None:
+        app = self.tracking.app_of(obj)
+        if app and app in self._by_app:
+            self._by_app[app].discard(key)
 
     def _unindex_owner(self, key: ResourceKey, obj: dict[str, Any]) -> None:
         for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
@@ -293,6 +307,15 @@ class ClusterCache:
             if group is not None and kind is not None:
                 return [self._objects[k] for k in self._by_type.get((group, kind), ())]
             return list(self._objects.values())
+
+    def tracked(self, app: str) -> list[dict[str, Any]]:
+        """Live objects tracked to ``app`` (the managed set and prune candidates)."""
+        with self._lock:
+            return [self._objects[k] for k in self._by_app.get(app, ()) if k in self._objects]
+
+    def apps(self) -> list[str]:
+        with self._lock:
+            return sorted(a for a, keys in self._by_app.items() if keys)
 
     def children(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
         uid = (obj.get("metadata") or {}).get("uid")

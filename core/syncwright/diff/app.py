@@ -76,7 +76,8 @@ def compare_app(
         if live is not None and owner is not None and owner != app:
             message = f"resource {key} is also tracked by application {owner!r}"
             warnings.append(message)
-        d = diff_resource(target, live, manager=manager, rules=rules)
+        label = tracking.label_key if "label" in tracking.method else None
+        d = diff_resource(target, live, manager=manager, rules=rules, tracking_label=label)
         results.append(ResourceComparison(key, d.status, d, live, target, "", sync_wave(target), False, owner, message))
     for live in tracked_live:
         key = key_of(live)

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ..manifests import ResourceKey, key_of
+from ..tracking import TRACKING_ANNOTATION
 from .ignore import IgnoreRule, apply_rules
 from .mask import is_secret, mask_secrets
 from .merge import SERVER_METADATA, owned_from_last_applied, owned_from_managed_fields, predict_live
@@ -75,11 +76,26 @@ def normalize_target(target: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def normalize_live(live: dict[str, Any]) -> dict[str, Any]:
+def normalize_live(live: dict[str, Any], tracking_label: str | None = None) -> dict[str, Any]:
+    """Drop what is never compared: server metadata, status, and the tracking marks.
+
+    Tracking is normalized away as in Argo CD, so an object applied by hand
+    (without the annotation) still compares equal; finding an app's objects
+    is the tracking's job, not the diff's.
+    """
     out = copy.deepcopy(live)
     meta = out.get("metadata") or {}
     for f in SERVER_METADATA:
         meta.pop(f, None)
+    for field_name, key in (("annotations", TRACKING_ANNOTATION), ("labels", tracking_label)):
+        values = meta.get(field_name)
+        if key and isinstance(values, dict) and key in values:
+            values = dict(values)
+            del values[key]
+            if values:
+                meta[field_name] = values
+            else:
+                del meta[field_name]
     out.pop("status", None)
     return out
 
@@ -90,6 +106,7 @@ def diff_resource(
     *,
     manager: str = DEFAULT_MANAGER,
     rules: tuple[IgnoreRule, ...] = (),
+    tracking_label: str | None = None,
 ) -> ResourceDiff:
     """Compare one desired object with its live counterpart (either may be None)."""
     key = key_of(target if target is not None else live or {})
@@ -102,7 +119,7 @@ def diff_resource(
         return ResourceDiff(key, masked_t, None, masked_t, True, "OutOfSync")
     owned = owned_from_managed_fields(live, manager) or owned_from_last_applied(live)
     predicted = predict_live(live, norm_target, owned)
-    norm_live, norm_pred = normalize_live(live), normalize_live(predicted)
+    norm_live, norm_pred = normalize_live(live, tracking_label), normalize_live(predicted, tracking_label)
     cmp_live, cmp_pred = apply_rules(rules, live, norm_live, norm_pred)
     modified = cmp_live != cmp_pred
     m_target, m_live, m_pred = mask_secrets(norm_target, cmp_live, cmp_pred)

@@ -1,0 +1,1 @@
+"""The controller layer: comparing apps with live state (and, later, the reconcile loop)."""
