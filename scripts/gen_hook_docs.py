@@ -20,7 +20,7 @@ EXAMPLES = {
 from syncwright.api import SourceType, SourceTypes, ToolParameter, find_tool, hookimpl
 
 @hookimpl
-def syncwright_source_types():
+def syncwright_source_types(versions):
     tool = find_tool("mytool", "SYNCWRIGHT_MYTOOL", "pip install mytool")
     return SourceTypes((SourceType(
         "mytool", "renders *.my files", tool=tool, tool_version="1.2.3",

@@ -213,16 +213,19 @@ class ToolBinary:
 
 
 def find_tool(name: str, env_var: str, install_hint: str) -> ToolBinary:
-    """Locate ``name`` via ``$env_var`` first, then PATH (and the running venv's bin)."""
+    """Locate ``name``: ``$env_var``, else the running environment's ``bin/``, else PATH.
+
+    The environment's own ``bin/`` comes before PATH so that the pinned tools
+    ``make tools`` installs next to syncwright win over older system copies,
+    whether or not the virtualenv is activated.
+    """
     explicit = os.environ.get(env_var)
     if explicit:
         path = explicit if os.access(explicit, os.X_OK) else shutil.which(explicit)
         return ToolBinary(name, path, env_var, install_hint)
-    found = shutil.which(name)
-    if found is None:
-        import sys
+    import sys
 
-        candidate = Path(sys.executable).parent / name
-        if candidate.exists() and os.access(candidate, os.X_OK):
-            found = str(candidate)
-    return ToolBinary(name, found, env_var, install_hint)
+    candidate = Path(sys.executable).parent / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return ToolBinary(name, str(candidate), env_var, install_hint)
+    return ToolBinary(name, shutil.which(name), env_var, install_hint)
