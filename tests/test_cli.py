@@ -60,7 +60,9 @@ def test_usage_errors_exit_nonzero(tmp_path: Path) -> None:
 def test_plugins_json_without_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**os.environ, "SYNCWRIGHT_DISABLE_PLUGIN_AUTOLOAD": "1"}
     out = subprocess.run([BIN, "plugins", "-o", "json"], capture_output=True, text=True, env=env, check=True)
-    assert json.loads(out.stdout) == []
+    records = json.loads(out.stdout)
+    assert [p["name"] for p in records if not p["builtin"]] == []
+    assert all(not p["source_types"] for p in records)
     table = subprocess.run([BIN, "plugins"], capture_output=True, text=True, env=env, check=True)
     assert "knows no source types" in table.stdout
 

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,14 @@ from .model import (
     Source,
 )
 from .paths import check_symlinks, resolve_in_root
+from .sources import (
+    SelectedFile,
+    glob_match,
+    max_dir_manifests_bytes,
+    read_manifest_file,
+    read_manifest_files,
+    select_files,
+)
 
 __all__ = [
     "hookimpl", "PROJECT",
@@ -51,6 +59,8 @@ __all__ = [
     "ToolBinary", "ToolResult", "find_tool", "redact",
     "parse_manifests", "dump_yaml", "key_of", "ResourceKey",
     "resolve_in_root", "check_symlinks", "envsubst",
+    "SelectedFile", "select_files", "read_manifest_file", "read_manifest_files", "glob_match",
+    "max_dir_manifests_bytes",
     "Source", "HelmOptions", "KustomizeOptions", "DirectoryOptions", "JsonnetOptions", "PluginOptions",
     "DISCOVERY_PRIORITY", "DEFAULT_KUBE_VERSION", "DEFAULT_API_VERSIONS",
 ]
@@ -71,6 +81,16 @@ DEFAULT_API_VERSIONS: tuple[str, ...] = (
     "policy/v1", "autoscaling/v2", "coordination.k8s.io/v1", "apiextensions.k8s.io/v1",
     "storage.k8s.io/v1", "admissionregistration.k8s.io/v1", "scheduling.k8s.io/v1",
 )
+
+#: Never part of a source: VCS data, virtualenvs, package and tool caches of a work tree.
+_SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
+                        ".tox", ".nox", ".hypothesis"})
+
+
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    """``copytree`` ignore: skip the dirs above and any virtualenv (a dir with ``pyvenv.cfg``)."""
+    return {n for n in names if n in _SKIP_DIRS or os.path.isfile(os.path.join(directory, n, "pyvenv.cfg"))}
+
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -262,7 +282,7 @@ class RenderContext:
         tmp = Path(tempfile.mkdtemp(prefix="sw-src-"))
         self._scratch.setdefault("cleanup", []).append(tmp)
         dest_root = tmp / "repo"
-        shutil.copytree(self.repo_root, dest_root, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        shutil.copytree(self.repo_root, dest_root, symlinks=True, ignore=_not_source)
         dest = dest_root / self.source_dir.resolve().relative_to(self.repo_root.resolve())
         self._scratch["writable"] = str(dest)
         self._scratch["writable_root"] = str(dest_root)
@@ -274,11 +294,30 @@ class RenderContext:
         self._scratch.setdefault("cleanup", []).append(tmp)
         return tmp
 
+    @property
+    def shared(self) -> dict[str, Any]:
+        """Storage for one render, shared by the discover and render calls of a source.
+
+        (E.g. a plugin discovers by building an archive and renders with the same one.)
+        """
+        shared: dict[str, Any] = self._scratch.setdefault("shared", {})
+        return shared
+
+    def on_cleanup(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the render is over (after success or failure), e.g. to close a file."""
+        self._scratch.setdefault("callbacks", []).append(fn)
+
     def cleanup(self) -> None:
-        """Remove every temp dir this context made (called by the core after a render)."""
+        """Run cleanup callbacks and remove every temp dir this context made (called by the core)."""
+        for fn in self._scratch.pop("callbacks", []):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - cleanup must go on
+                pass
         for tmp in self._scratch.pop("cleanup", []):
             shutil.rmtree(tmp, ignore_errors=True)
         self._scratch.pop("writable", None)
+        self._scratch.pop("shared", None)
 
     # -- running tools ----------------------------------------------------------------
     def run(

@@ -430,7 +430,7 @@ def _build(tp: Any, value: Any) -> Any:
     return value
 
 
-def _spec_cache_path(doc: dict[str, Any]) -> Path | None:
+def _spec_cache_path(kind: str, doc: dict[str, Any]) -> Path | None:
     from . import __version__
     from .paths import cache_root
 
@@ -438,34 +438,57 @@ def _spec_cache_path(doc: dict[str, Any]) -> Path | None:
         text = json.dumps(doc, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return None
-    digest = hashlib.sha256(f"{__version__}\0{text}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{__version__}\0{kind}\0{text}".encode()).hexdigest()
     return cache_root() / "specs" / f"{digest}.json"
 
 
-def parse_application(doc: Any, source: str) -> Application:
-    """Validate one Application document; errors name ``source`` and each field path.
+def validate_cached(cls: type[T], doc: dict[str, Any], validate: Any) -> T:
+    """``validate(doc)`` (pydantic), remembered on disk by the document's content.
 
-    Validation (pydantic) costs ~0.2 s of imports and schema building per
-    process, so a valid document's result is kept in the cache directory,
-    keyed by the document's content and syncwright's version; a hit rebuilds
-    the dataclasses without pydantic. Only validated data is ever cached.
+    Validation costs ~0.2 s of imports and schema building per process, so a
+    valid document's result is kept in the cache directory, keyed by the
+    document's content, the type and syncwright's version; a hit rebuilds the
+    dataclasses without pydantic. Only validated data is ever cached, and a
+    damaged entry is ignored.
     """
-    cached = _spec_cache_path(doc) if isinstance(doc, dict) else None
+    cached = _spec_cache_path(cls.__name__, doc)
     if cached is not None:
         try:
-            return typing.cast(Application, _build(Application, json.loads(cached.read_text())))
+            return typing.cast(T, _build(cls, json.loads(cached.read_text())))
         except (OSError, ValueError, TypeError, KeyError):
             pass
-    app = _validate_application(doc, source)
+    result: T = validate(doc)
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(_adapter(Application).dump_python(app, mode="json")))
+            tmp.write_text(json.dumps(_adapter(cls).dump_python(result, mode="json")))
             os.replace(tmp, cached)
         except OSError:
             pass  # a read-only cache only costs speed
-    return app
+    return result
+
+
+def parse_application(doc: Any, source: str) -> Application:
+    """Validate one Application document; errors name ``source`` and each field path."""
+    if not isinstance(doc, dict):
+        return _validate_application(doc, source)
+    return validate_cached(Application, doc, lambda d: _validate_application(d, source))
+
+
+def parse_source(doc: dict[str, Any], source: str) -> Source:
+    """Validate one ``source`` mapping (e.g. built from CLI flags)."""
+
+    def validate(d: dict[str, Any]) -> Source:
+        from pydantic import ValidationError
+
+        try:
+            return Source.model_validate(d)
+        except ValidationError as e:
+            problems = "; ".join(_describe(err) for err in e.errors())  # type: ignore[arg-type]
+            raise SpecError(f"invalid source options: {problems}", context=source) from None
+
+    return validate_cached(Source, doc, validate)
 
 
 def _validate_application(doc: Any, source: str) -> Application:

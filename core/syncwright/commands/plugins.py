@@ -55,10 +55,11 @@ def plugins(ctx: click.Context, output: str) -> None:
     from rich.table import Table
 
     console = Console(soft_wrap=True)
-    if not records:
-        console.print("No plugins installed: syncwright knows no source types. "
+    if not any(rec["source_types"] for rec in records):
+        console.print("No source plugins installed: syncwright knows no source types. "
                       "Install one, e.g. `pip install syncwright-directory`.")
-        return
+        if not records:
+            return
     table = Table("PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE TYPES", "TOOL", "TOOL VERSION", box=None)
     for rec in records:
         types = rec["source_types"] or [None]

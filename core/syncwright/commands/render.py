@@ -92,6 +92,33 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
     return src
 
 
+def _is_remote(app: Any, base_dir: Path) -> bool:
+    """Whether any source of ``app`` needs the repo service (a remote Git or Helm repository)."""
+    from ..render import local_repo_path
+
+    return any(s.chart or local_repo_path(s.repo_url, base_dir) is None for s in app.spec.effective_sources())
+
+
+def _render_remote(hooks: Any, app: Any, base_dir: Path, info: Any, opts: dict[str, Any]) -> list[dict[str, Any]]:
+    """``render -f`` for remote sources: resolve, fetch, render through the manifest cache.
+
+    The CLI asks the remote on every run (revision cache TTL 0 unless
+    ``SYNCWRIGHT_REVISION_CACHE_TTL`` says otherwise), so a fresh push is seen;
+    unchanged revisions are still served from the manifest cache.
+    """
+    import os
+
+    from ..repo.creds import CredentialStore
+    from ..repo.service import RepoService
+
+    ttl = float(os.environ.get("SYNCWRIGHT_REVISION_CACHE_TTL") or 0)
+    service = RepoService(hooks, credentials=CredentialStore.load(opts["credentials"]), revision_ttl=ttl)
+    result = service.render_app(app, info, base_dir=base_dir, hard_refresh=opts["hard_refresh"], tool=opts["tool"])
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return list(result.manifests)
+
+
 @click.command()
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("-f", "--file", "app_file", type=click.Path(exists=True, dir_okay=False), help="An Application manifest.")
@@ -132,6 +159,8 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--plugin-env", multiple=True, metavar="K=V")
 @click.option("-p", "--parameter", multiple=True, metavar="K=V", help="CMP parameter (string).")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--hard-refresh", is_flag=True, help="Bypass the revision and manifest caches (remote sources).")
+@click.option("--credentials", type=click.Path(dir_okay=False), help="Repository credentials file (env SYNCWRIGHT_CREDENTIALS).")
 @click.pass_context
 def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_select: str | None, **opts: Any) -> None:
     """Render PATH (a source directory) or -f APP.yaml to manifests on stdout.
@@ -141,7 +170,7 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
     """
     from ..api import DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION
     from ..manifests import dump_yaml
-    from ..model import Source, load_applications
+    from ..model import load_applications, parse_source
     from ..paths import find_repo_root
     from ..render import BuildInfo, render_application, render_source
     from ..errors import SpecError
@@ -163,7 +192,11 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
         app = apps[0]
         info = BuildInfo(app.name, app.dest_namespace, app.spec.project, opts["revision"],
                          kube_version, api_versions, opts["timeout"])
-        manifests = render_application(hooks, app, Path(app_file).resolve().parent, info=info)
+        base_dir = Path(app_file).resolve().parent
+        if _is_remote(app, base_dir) or opts["hard_refresh"]:
+            manifests = _render_remote(hooks, app, base_dir, info, opts)
+        else:
+            manifests = render_application(hooks, app, base_dir, info=info)
     else:
         assert path is not None
         src_dir = Path(path).resolve()
@@ -174,8 +207,8 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
             raise click.UsageError("PATH must be inside --repo-root") from None
         raw = _source_from_flags(str(rel) if str(rel) != "." else "", opts)
         try:
-            source = Source.model_validate(raw)
-        except Exception as e:  # pydantic errors from flags are usage errors
+            source = parse_source(raw, "command-line options")
+        except SpecError as e:
             raise click.UsageError(str(e)) from None
         info = BuildInfo(opts["app_name"] or src_dir.name.lower(), opts["dest_namespace"], opts["project"],
                          opts["revision"], kube_version, api_versions, opts["timeout"])

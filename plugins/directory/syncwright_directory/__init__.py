@@ -1,0 +1,1 @@
+"""syncwright-directory: plain YAML/JSON manifests (Argo CD's Directory source type)."""

@@ -1,0 +1,1 @@
+"""syncwright-jsonnet: Jsonnet sources (Argo CD's Directory type with *.jsonnet files)."""
