@@ -44,7 +44,8 @@ def claim(tool: str, priority: int) -> Any:
 
 def test_core_works_without_plugins(tmp_path: Path) -> None:
     hooks = Hooks.load(entry_points=[])
-    assert hooks.source_types() == [] and hooks.plugins() == []
+    assert hooks.source_types() == [] and [p for p in hooks.plugins() if not p.builtin] == []
+    assert {p.name for p in hooks.plugins()} == {"syncwright.health.builtin", "syncwright.health.user"}
     assert hooks.discover(ctx(tmp_path)) is None
     with pytest.raises(RenderError, match="no source plugins installed"):
         hooks.render(ctx(tmp_path))
@@ -58,8 +59,9 @@ def test_entry_point_plugins_load_and_announce(tmp_path: Path) -> None:
     mod = make_module("sw_fake_a", syncwright_source_types=syncwright_source_types)
     hooks = Hooks.load(entry_points=[ep("fake", mod)])
     assert [t.name for t in hooks.source_types()] == ["fake"]
-    assert [p.name for p in hooks.plugins()] == ["fake"]
-    assert hooks.plugins()[0].hooks == ("syncwright_source_types",)
+    third_party = [p for p in hooks.plugins() if not p.builtin]
+    assert [p.name for p in third_party] == ["fake"]
+    assert third_party[0].hooks == ("syncwright_source_types",)
 
 
 def test_import_error_names_plugin() -> None:
@@ -81,13 +83,20 @@ def test_user_controls_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     a = make_module("sw_fake_la", syncwright_discover=claim("a", 1))
     b = make_module("sw_fake_lb", syncwright_discover=claim("b", 2))
     eps = [ep("a", a), ep("b", b)]
-    assert {p.name for p in Hooks.load(entry_points=eps).plugins()} == {"a", "b"}
-    assert {p.name for p in Hooks.load(entry_points=eps, disabled=["a"]).plugins()} == {"b"}
+
+    def names(**kw: Any) -> set[str]:
+        return {p.name for p in Hooks.load(entry_points=eps, **kw).plugins() if not p.builtin}
+
+    assert names() == {"a", "b"}
+    assert names(disabled=["a"]) == {"b"}
     monkeypatch.setenv("SYNCWRIGHT_LOAD_PLUGINS", "b")
-    assert {p.name for p in Hooks.load(entry_points=eps).plugins()} == {"b"}
+    assert names() == {"b"}
     monkeypatch.delenv("SYNCWRIGHT_LOAD_PLUGINS")
     monkeypatch.setenv("SYNCWRIGHT_DISABLE_PLUGIN_AUTOLOAD", "1")
-    assert Hooks.load(entry_points=eps).plugins() == []
+    assert names() == set()
+    # built-ins can be blocked like any plugin
+    assert "syncwright.health.builtin" not in {
+        p.name for p in Hooks.load(entry_points=eps, disabled=["syncwright.health.builtin"]).plugins()}
 
 
 @pytest.mark.parametrize("order", [("helm", "dir"), ("dir", "helm")])

@@ -19,6 +19,14 @@ from . import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("render", "render", "Render an Application or a source directory to manifests."),
     "plugins": ("plugins", "plugins", "List installed plugins, their source types and tools."),
+    "diff": ("diff", "diff", "Diff an Application's live state against Git (exit 1 when out of sync)."),
+    "get": ("get", "get", "Show an Application's sync status, health and resources."),
+    "health": ("health", "health", "Show the health of objects (Argo CD rules, Lua customizations)."),
+    "repo": ("repo", "repo", "Resolve revisions and list refs of remote repositories."),
+    "cache": ("cache", "cache", "Show or clear the repository and manifest caches."),
+    "sync": ("sync", "sync", "Sync an Application to its cluster: hooks, waves, health waits, prune."),
+    "history": ("history", "history", "List an Application's deployment history."),
+    "rollback": ("rollback", "rollback", "Re-sync a revision from an Application's history."),
 }
 
 

@@ -32,7 +32,7 @@ from .api import (
 from .errors import OperationVetoed, PluginError, RenderError
 
 #: Built-in plugins, registered exactly like third-party ones (module paths).
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = ("syncwright.health.builtin", "syncwright.health.user")
 
 ENTRY_POINT_GROUP = PROJECT
 

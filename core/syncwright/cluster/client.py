@@ -108,8 +108,8 @@ class Client:
         self.calls += 1
         self.calls_by_verb[method] = self.calls_by_verb.get(method, 0) + 1
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        if body is not None and not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
+        if isinstance(body, (str, bytes)) and ("json" in content_type or "yaml" in content_type):
+            body = json.loads(body)  # the official client serializes structured bodies itself
         where = what or f"{method} {path}"
         try:
             _m, url, hdrs, _b, _p = self.api.param_serialize(
@@ -142,10 +142,11 @@ def _api_client(cfg: ClusterConfig) -> Any:
     configuration = k8s_client.Configuration()
     try:
         if cfg.kubeconfig or cfg.context or not _in_cluster():
-            k8s_config.load_kube_config(config_file=cfg.kubeconfig, context=cfg.context,
-                                        client_configuration=configuration, persist_config=False)
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=cfg.kubeconfig, context=cfg.context, client_configuration=configuration,
+                persist_config=False)
         else:
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except (k8s_config.ConfigException, OSError, TypeError, ValueError) as e:
         where = cfg.kubeconfig or "the default kubeconfig"
         ctx = f" (context {cfg.context!r})" if cfg.context else ""
