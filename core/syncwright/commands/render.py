@@ -193,7 +193,7 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
         info = BuildInfo(app.name, app.dest_namespace, app.spec.project, opts["revision"],
                          kube_version, api_versions, opts["timeout"])
         base_dir = Path(app_file).resolve().parent
-        if _is_remote(app, base_dir) or opts["hard_refresh"]:
+        if _is_remote(app, base_dir):
             manifests = _render_remote(hooks, app, base_dir, info, opts)
         else:
             manifests = render_application(hooks, app, base_dir, info=info)
