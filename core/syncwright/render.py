@@ -146,7 +146,7 @@ def local_repo_path(repo_url: str, base_dir: Path) -> Path | None:
 
 
 def render_application(
-    hooks: Hooks, app: Application, base_dir: Path, *, info: BuildInfo | None = None
+    hooks: Hooks, app: Application, base_dir: Path, *, info: BuildInfo | None = None, tool: str | None = None
 ) -> list[dict[str, Any]]:
     """Render every source of a local-repo Application and concatenate the results."""
     info = info or BuildInfo(app.name, app.dest_namespace, app.spec.project)
@@ -159,9 +159,9 @@ def render_application(
         root = local_repo_path(source.repo_url, base_dir)
         if root is None:
             raise RenderError(
-                f"repoURL {source.repo_url!r} is remote; this build renders local repositories only",
+                f"repoURL {source.repo_url!r} is remote; render it through syncwright.repo.RepoService",
                 context=f"app {app.name!r}",
             )
-        out.extend(render_source(hooks, source, root, info, refs=refs).manifests)
+        out.extend(render_source(hooks, source, root, info, refs=refs, tool=tool).manifests)
     check_unique(out, f"app {app.name!r}")
     return out

@@ -57,18 +57,27 @@ def pick_app(app_file: str, app_select: str | None) -> Any:
     return apps[0]
 
 
-def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refresh: bool = False) -> list[dict[str, Any]]:
-    """Render through the repo service (remote or multi-source apps) or in place (local)."""
+def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refresh: bool = False,
+                   tool: str | None = None, credentials: str | None = None) -> list[dict[str, Any]]:
+    """Render an app: local sources in place, remote ones through the repo service.
+
+    The CLI asks the remote on every run (revision cache TTL 0 unless
+    ``SYNCWRIGHT_REVISION_CACHE_TTL`` says otherwise), so a fresh push is seen;
+    unchanged revisions are still served from the manifest cache.
+    """
+    import os
+
     from ..render import local_repo_path, render_application
 
     remote = any(s.chart or local_repo_path(s.repo_url, base_dir) is None for s in app.spec.effective_sources())
-    if not remote and not hard_refresh:
-        return render_application(hooks, app, base_dir, info=info)
+    if not remote:
+        return render_application(hooks, app, base_dir, info=info, tool=tool)
     from ..repo.creds import CredentialStore
     from ..repo.service import RepoService
 
-    service = RepoService(hooks, credentials=CredentialStore.load(None), revision_ttl=0)
-    result = service.render_app(app, info, base_dir=base_dir, hard_refresh=hard_refresh)
+    ttl = float(os.environ.get("SYNCWRIGHT_REVISION_CACHE_TTL") or 0)
+    service = RepoService(hooks, credentials=CredentialStore.load(credentials), revision_ttl=ttl)
+    result = service.render_app(app, info, base_dir=base_dir, hard_refresh=hard_refresh, tool=tool)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     return list(result.manifests)

@@ -92,33 +92,6 @@ def _source_from_flags(path: str, opts: dict[str, Any]) -> dict[str, Any]:
     return src
 
 
-def _is_remote(app: Any, base_dir: Path) -> bool:
-    """Whether any source of ``app`` needs the repo service (a remote Git or Helm repository)."""
-    from ..render import local_repo_path
-
-    return any(s.chart or local_repo_path(s.repo_url, base_dir) is None for s in app.spec.effective_sources())
-
-
-def _render_remote(hooks: Any, app: Any, base_dir: Path, info: Any, opts: dict[str, Any]) -> list[dict[str, Any]]:
-    """``render -f`` for remote sources: resolve, fetch, render through the manifest cache.
-
-    The CLI asks the remote on every run (revision cache TTL 0 unless
-    ``SYNCWRIGHT_REVISION_CACHE_TTL`` says otherwise), so a fresh push is seen;
-    unchanged revisions are still served from the manifest cache.
-    """
-    import os
-
-    from ..repo.creds import CredentialStore
-    from ..repo.service import RepoService
-
-    ttl = float(os.environ.get("SYNCWRIGHT_REVISION_CACHE_TTL") or 0)
-    service = RepoService(hooks, credentials=CredentialStore.load(opts["credentials"]), revision_ttl=ttl)
-    result = service.render_app(app, info, base_dir=base_dir, hard_refresh=opts["hard_refresh"], tool=opts["tool"])
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return list(result.manifests)
-
-
 @click.command()
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("-f", "--file", "app_file", type=click.Path(exists=True, dir_okay=False), help="An Application manifest.")
@@ -181,22 +154,14 @@ def render(ctx: click.Context, /, path: str | None, app_file: str | None, app_se
     kube_version = opts["kube_version"] or DEFAULT_KUBE_VERSION
     api_versions = tuple(opts["api_versions"]) or DEFAULT_API_VERSIONS
     if app_file:
-        apps = load_applications(Path(app_file))
-        if app_select:
-            apps = [a for a in apps if a.name == app_select]
-            if not apps:
-                raise SpecError(f"no Application named {app_select!r}", context=app_file)
-        elif len(apps) > 1:
-            names = ", ".join(a.name for a in apps)
-            raise SpecError(f"holds {len(apps)} Applications ({names}); choose one with --app NAME", context=app_file)
-        app = apps[0]
+        from .appstate import pick_app, render_for_app
+
+        app = pick_app(app_file, app_select)
         info = BuildInfo(app.name, app.dest_namespace, app.spec.project, opts["revision"],
                          kube_version, api_versions, opts["timeout"])
-        base_dir = Path(app_file).resolve().parent
-        if _is_remote(app, base_dir):
-            manifests = _render_remote(hooks, app, base_dir, info, opts)
-        else:
-            manifests = render_application(hooks, app, base_dir, info=info)
+        manifests = render_for_app(hooks, app, Path(app_file).resolve().parent, info,
+                                   hard_refresh=opts["hard_refresh"], tool=opts["tool"],
+                                   credentials=opts["credentials"])
     else:
         assert path is not None
         src_dir = Path(path).resolve()

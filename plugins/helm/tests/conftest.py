@@ -83,6 +83,7 @@ def sw(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         full = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWRIGHT_")}
+        full["SYNCWRIGHT_CACHE"] = str(tmp_path / "sw-cache")  # syncwright's own cache, not the user's
         full.update(env or {})
         return subprocess.run(
             [str(SYNCWRIGHT), *args], capture_output=True, text=True, env=full, cwd=cwd or tmp_path, timeout=60,
