@@ -43,6 +43,28 @@ class CacheStats:
     errors: list[str] = field(default_factory=list)
 
 
+def settings_from_env() -> dict[str, Any]:
+    """Cache scoping from the environment (documented in docs/cluster.md).
+
+    ``SYNCWRIGHT_RESOURCE_INCLUDE`` / ``SYNCWRIGHT_RESOURCE_EXCLUDE``: comma-separated
+    ``group/Kind`` globs (``/`` alone for the core group, e.g. ``/ConfigMap``, ``apps/*``);
+    ``SYNCWRIGHT_NAMESPACES``: watch only these namespaces (cluster-scoped kinds still watched).
+    """
+    import os
+
+    def csv(name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+
+    out: dict[str, Any] = {}
+    if csv("SYNCWRIGHT_RESOURCE_INCLUDE"):
+        out["include"] = csv("SYNCWRIGHT_RESOURCE_INCLUDE")
+    if csv("SYNCWRIGHT_RESOURCE_EXCLUDE"):
+        out["exclude"] = DEFAULT_EXCLUDE + csv("SYNCWRIGHT_RESOURCE_EXCLUDE")
+    if csv("SYNCWRIGHT_NAMESPACES"):
+        out["namespaces"] = csv("SYNCWRIGHT_NAMESPACES")
+    return out
+
+
 def _gk(group: str, kind: str) -> str:
     return f"{group}/{kind}"
 

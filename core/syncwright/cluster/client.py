@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client as k8s_client
@@ -57,14 +57,27 @@ class TokenBucket:
         time.sleep(wait)
 
 
+def _env_number(name: str, default: float) -> float:
+    import os
+
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
-    """How to reach a cluster: kubeconfig + context, or in-cluster when both are unset."""
+    """How to reach a cluster: kubeconfig + context, or in-cluster when both are unset.
+
+    Client-side rate limits default to ``SYNCWRIGHT_KUBE_QPS`` (50) and
+    ``SYNCWRIGHT_KUBE_BURST`` (100), like client-go's QPS/burst; QPS 0 = unlimited.
+    """
 
     kubeconfig: str | None = None
     context: str | None = None
-    qps: float = 50.0
-    burst: int = 100
+    qps: float = field(default_factory=lambda: _env_number("SYNCWRIGHT_KUBE_QPS", 50.0))
+    burst: int = field(default_factory=lambda: int(_env_number("SYNCWRIGHT_KUBE_BURST", 100)))
     timeout: float = 30.0
 
 

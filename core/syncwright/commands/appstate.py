@@ -85,7 +85,7 @@ def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refr
 
 def load_state(ctx: click.Context, app_file: str, app_select: str | None, kubeconfig: str | None,
                kube_context: str | None, hard_refresh: bool = False) -> Loaded:
-    from ..cluster.cache import ClusterCache
+    from ..cluster.cache import ClusterCache, settings_from_env
     from ..cluster.client import Client, ClusterConfig
     from ..controller.compare import compare_app_state
     from ..render import BuildInfo
@@ -93,7 +93,7 @@ def load_state(ctx: click.Context, app_file: str, app_select: str | None, kubeco
     app = pick_app(app_file, app_select)
     hooks = load_hooks(ctx)
     client = Client(ClusterConfig(kubeconfig, kube_context))
-    cache = ClusterCache(client, watch=False)
+    cache = ClusterCache(client, watch=False, **settings_from_env())
     cache.start()
     info = BuildInfo(app.name, app.dest_namespace, app.spec.project,
                      kube_version=cache.discovery.kube_version() or BuildInfo.kube_version,
