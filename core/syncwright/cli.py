@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("sync", "sync", "Sync an Application to its cluster: hooks, waves, health waits, prune."),
     "history": ("history", "history", "List an Application's deployment history."),
     "rollback": ("rollback", "rollback", "Re-sync a revision from an Application's history."),
+    "terminate-op": ("sync", "terminate_op", "Stop an Application's running sync operation."),
 }
 
 

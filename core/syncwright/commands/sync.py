@@ -51,16 +51,31 @@ class Progress:
 
             self.console = Console(stderr=True, highlight=False)
 
+        self.status: Any = None
+
     def __call__(self, event: Any) -> None:
         if not self.enabled:
             return
         line, style = self._line(event)
-        if not line:
-            return
         if self.console is not None:
-            self.console.print(line, style=style)
-        else:
+            self._spinner(event)
+            if line:
+                self.console.print(line, style=style)
+        elif line:
             click.echo(line, err=True)
+
+    def _spinner(self, e: Any) -> None:
+        """A live status line on a terminal: the step being applied and waited for."""
+        if e.kind == "wave":
+            text = f"{e.phase} wave {e.wave}: applying, then waiting for health"
+            if self.status is None:
+                self.status = self.console.status(text)
+                self.status.start()
+            else:
+                self.status.update(text)
+        elif e.kind == "end" and self.status is not None:
+            self.status.stop()
+            self.status = None
 
     @staticmethod
     def _line(e: Any) -> tuple[str, str]:
@@ -94,9 +109,10 @@ def print_result(op: Any, output: str) -> None:
     console.print(f"{'Finished:':<20}{op.finished_at}")
     console.print(f"{'Message:':<20}{op.message}")
     console.print()
-    table = Table("GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "HOOK", "MESSAGE", box=None)
+    table = Table("GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HOOK", "MESSAGE", box=None)
     for r in op.resources:
-        table.add_row(r.group, r.kind, r.namespace, r.name, r.status, "", r.hook_type and r.hook_phase, r.message)
+        hook = f"{r.hook_type} {r.hook_phase}".strip() if r.hook_type else ""
+        table.add_row(r.group, r.kind, r.namespace, r.name, r.status, hook, r.message)
     console.print(table)
 
 
@@ -170,3 +186,22 @@ def sync(ctx: click.Context, /, app_file: str, app_select: str | None, hard_refr
     sys.exit(run_sync(ctx, app, app_file, kubeconfig, kube_context, hard_refresh=hard_refresh, prune=prune,
                       dry_run=dry_run, resources=resources, sync_options=sync_options, timeout=timeout,
                       output=output, wave_delay=wave_delay, qps=qps, burst=burst, parallelism=parallelism))
+
+
+@click.command("terminate-op")
+@click.option("-f", "--file", "app_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="An Application manifest.")
+@click.option("--app", "app_select", metavar="NAME", help="Which Application of a file holding several.")
+def terminate_op(app_file: str, app_select: str | None) -> None:
+    """Ask the app's running sync to stop (Argo CD's `app terminate-op`); it ends Failed at its next check."""
+    from ..sync import FileStore
+    from ..sync.operation import recover, request_terminate
+
+    app = pick_app(app_file, app_select)
+    store = FileStore()
+    recover(store, app.name)
+    op = request_terminate(store, app.name)
+    if op is None:
+        click.echo(f"error: application {app.name!r} has no running operation", err=True)
+        sys.exit(1)
+    click.echo(f"operation {op.id} of {app.name} is terminating")
