@@ -51,6 +51,8 @@ class Env:
         doc["metadata"]["name"] = name or f"{example}-{self.ns}"
         doc["spec"]["source"]["repoURL"] = str(repo)
         doc["spec"]["destination"]["namespace"] = self.ns
+        if "kustomize" in doc["spec"]["source"]:  # overlays pin their own namespace; aim it at ours
+            doc["spec"]["source"]["kustomize"]["namespace"] = self.ns
         doc["spec"].update(spec)
         path = self.tmp / f"{doc['metadata']['name']}.yaml"
         path.write_text(yaml.safe_dump(doc))
@@ -62,7 +64,7 @@ class Env:
         return list(json.loads(res.stdout)["items"])
 
     def apply(self, objs: list[dict[str, Any]], manager: str = "syncwright") -> None:
-        body = json.dumps({"apiVersion": "v1", "kind": "List", "items": objs})
+        body = yaml.safe_dump_all(objs)
         self.kubectl("apply", "--server-side", f"--field-manager={manager}", "--force-conflicts",
                      "-n", self.ns, "-f", "-", input=body)
 
