@@ -28,7 +28,7 @@ MAX_STREAM_BYTES = int(os.environ.get("SYNCWRIGHT_MAX_MANIFEST_BYTES", str(100 *
 MAX_EXPANDED_NODES = int(os.environ.get("SYNCWRIGHT_MAX_YAML_NODES", "1000000"))
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ResourceKey:
     """Identity of a Kubernetes object: group, kind, namespace, name."""
 

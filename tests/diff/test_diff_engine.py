@@ -238,3 +238,19 @@ objs = st.recursive(scalars, lambda c: st.dictionaries(st.text("abc", min_size=1
 def test_an_object_is_always_in_sync_with_itself(spec: dict[str, Any]) -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": spec}
     assert not diff_resource(obj, copy.deepcopy(obj)).modified
+
+
+def test_cache_compaction_shares_structure_but_never_conflates_values() -> None:
+    from syncwright.cluster.cache import compact
+
+    pool: dict[object, object] = {}
+    a = compact({"spec": {"x": 1, "labels": {"app": "w"}}, "metadata": {"managedFields": [
+        {"manager": "m", "time": "2026", "fieldsV1": {"f:spec": {"f:x": {}}}}]}}, pool)
+    b = compact({"spec": {"x": True, "labels": {"app": "w"}}, "metadata": {"managedFields": [
+        {"manager": "m", "time": "2027", "fieldsV1": {"f:spec": {"f:x": {}}}}]}}, pool)
+    assert a["spec"]["x"] == 1 and b["spec"]["x"] is True and a["spec"] is not b["spec"]
+    assert a["spec"]["labels"] is b["spec"]["labels"]  # equal small dicts are shared
+    assert a["metadata"]["managedFields"][0]["fieldsV1"] is b["metadata"]["managedFields"][0]["fieldsV1"]
+    assert "time" not in a["metadata"]["managedFields"][0]
+    c = compact({"spec": {"x": 1.0}}, pool)
+    assert isinstance(c["spec"]["x"], float)

@@ -12,7 +12,10 @@ appears starts a watcher for its kind; one that disappears drops it.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -65,6 +68,62 @@ def settings_from_env() -> dict[str, Any]:
     return out
 
 
+_INTERN_MAX = 64  # strings up to this length are interned (keys, kinds, namespaces, images...)
+_POOL_MAX = 200_000  # distinct shared sub-structures kept per cache
+
+
+def compact(obj: Any, fields_pool: dict[Any, Any]) -> Any:
+    """The same object, using far less memory: strings interned, equal FieldsV1 trees shared.
+
+    Parsed JSON costs 5-8x its text in Python objects; most of it is repeated
+    keys and the many small dicts of ``managedFields[].fieldsV1``, which are
+    identical across objects of the same shape. Cached objects are therefore
+    shared structures and must be treated as read-only.
+    """
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        leaf = len(obj) <= 4
+        for k, v in obj.items():
+            if k == "managedFields" and isinstance(v, list):
+                out["managedFields"] = [_compact_entry(e, fields_pool) for e in v]
+                leaf = False
+            else:
+                cv = compact(v, fields_pool)
+                out[sys.intern(k)] = cv
+                leaf = leaf and (cv is None or isinstance(cv, (str, int, float, bool)))
+        if leaf and len(fields_pool) < _POOL_MAX:
+            # small all-scalar dicts (labels, selectors, ports, limits, {}) repeat across objects
+            # types are part of the key: 1, 1.0 and True hash alike but are different JSON
+            key = ("leaf", *((k, type(v), v) for k, v in out.items()))
+            shared: dict[str, Any] | None = fields_pool.get(key)
+            if shared is None:
+                fields_pool[key] = shared = out
+            return shared
+        return out
+    if isinstance(obj, list):
+        return [compact(v, fields_pool) for v in obj]
+    if isinstance(obj, str) and len(obj) <= _INTERN_MAX:
+        return sys.intern(obj)
+    return obj
+
+
+def _compact_entry(entry: Any, fields_pool: dict[Any, Any]) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    # ``time`` is dropped: nothing reads it, and it is a unique string per entry.
+    out = {sys.intern(k): (sys.intern(v) if isinstance(v, str) and len(v) <= _INTERN_MAX else v)
+           for k, v in entry.items() if k not in ("fieldsV1", "time")}
+    tree = entry.get("fieldsV1")
+    if tree is not None:
+        key = hashlib.blake2b(json.dumps(tree, sort_keys=True, separators=(",", ":")).encode(),
+                              digest_size=16).digest()
+        shared = fields_pool.get(key)
+        if shared is None:
+            shared = fields_pool[key] = compact(tree, fields_pool)
+        out["fieldsV1"] = shared
+    return out
+
+
 def _gk(group: str, kind: str) -> str:
     return f"{group}/{kind}"
 
@@ -97,9 +156,9 @@ class ClusterCache:
         self._lock = threading.RLock()
         self._objects: dict[ResourceKey, dict[str, Any]] = {}
         self._by_type: dict[tuple[str, str], set[ResourceKey]] = {}
-        self._by_uid: dict[str, ResourceKey] = {}
         self._children: dict[str, set[ResourceKey]] = {}
         self._listeners: list[Listener] = []
+        self._fields_pool: dict[Any, Any] = {}
         self._threads: dict[tuple[str, str, str], threading.Thread] = {}
         self._ready: dict[tuple[str, str, str], threading.Event] = {}
         self._stopped: set[tuple[str, str]] = set()
@@ -273,6 +332,7 @@ class ClusterCache:
 
     # -- indexes ---------------------------------------------------------------------------------
     def _put(self, obj: dict[str, Any]) -> ResourceKey:
+        obj = compact(obj, self._fields_pool)
         key = key_of(obj)
         old = self._objects.get(key)
         if old is not None:
@@ -284,8 +344,6 @@ class ClusterCache:
             self._by_app.setdefault(app, set()).add(key)
         self._by_type.setdefault((key.group, key.kind), set()).add(key)
         meta = obj.get("metadata") or {}
-        if meta.get("uid"):
-            self._by_uid[meta["uid"]] = key
         for ref in meta.get("ownerReferences") or []:
             if ref.get("uid"):
                 self._children.setdefault(ref["uid"], set()).add(key)
@@ -296,9 +354,6 @@ class ClusterCache:
         if obj is None:
             return
         self._by_type.get((key.group, key.kind), set()).discard(key)
-        uid = (obj.get("metadata") or {}).get("uid")
-        if uid and self._by_uid.get(uid) == key:
-            del self._by_uid[uid]
         self._unindex_owner(key, obj)
         self._unindex_app(key, obj)
 

@@ -81,10 +81,13 @@ def normalize_live(live: dict[str, Any], tracking_label: str | None = None) -> d
 
     Tracking is normalized away as in Argo CD, so an object applied by hand
     (without the annotation) still compares equal; finding an app's objects
-    is the tracking's job, not the diff's.
+    is the tracking's job, not the diff's. Only the top level and
+    ``metadata`` are copied: everything else is shared with ``live`` (cached
+    objects are read-only), which keeps a comparison cheap.
     """
-    out = copy.deepcopy(live)
-    meta = out.get("metadata") or {}
+    out = dict(live)
+    out.pop("status", None)
+    meta = dict(out.get("metadata") or {})
     for f in SERVER_METADATA:
         meta.pop(f, None)
     for field_name, key in (("annotations", TRACKING_ANNOTATION), ("labels", tracking_label)):
@@ -96,7 +99,7 @@ def normalize_live(live: dict[str, Any], tracking_label: str | None = None) -> d
                 meta[field_name] = values
             else:
                 del meta[field_name]
-    out.pop("status", None)
+    out["metadata"] = meta
     return out
 
 
