@@ -87,14 +87,14 @@ def helm_version(path: str) -> str | None:
 
 
 @hookimpl
-def syncwright_source_types() -> SourceTypes:
+def syncwright_source_types(versions: bool) -> SourceTypes:
     binary = helm_binary()
     return SourceTypes((
         SourceType(
             name=TOOL,
             description="Helm chart rendered with `helm template` (Argo CD value precedence)",
             tool=binary,
-            tool_version=helm_version(binary.path) if binary.path else None,
+            tool_version=helm_version(binary.path) if (binary.path and versions) else None,
             discover="a Chart.yaml in the app directory",
             parameters=PARAMETERS,
         ),

@@ -68,8 +68,8 @@ DISCOVER_RULE = "the app directory holds " + ", ".join(KUSTOMIZATION_NAMES[:-1])
 
 
 @hookimpl
-def syncwright_source_types() -> SourceTypes:
-    """Announce the ``kustomize`` type, the binary that builds and its kustomize version."""
+def syncwright_source_types(versions: bool) -> SourceTypes:
+    """Announce the ``kustomize`` type, the binary that builds and (if asked) its kustomize version."""
     builder = find_builder()
     return SourceTypes((
         SourceType(
@@ -77,7 +77,7 @@ def syncwright_source_types() -> SourceTypes:
             description="kustomize build (a kustomize binary, else kubectl kustomize) with Argo CD's kustomize options; "
                         f"build options from ${BUILD_OPTIONS_ENV}",
             tool=builder.binary,
-            tool_version=tool_version(builder),
+            tool_version=tool_version(builder) if versions else None,
             discover=DISCOVER_RULE,
             parameters=PARAMETERS,
         ),
