@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("sync", "sync", "Sync an Application to its cluster: hooks, waves, health waits, prune."),
     "history": ("history", "history", "List an Application's deployment history."),
     "rollback": ("rollback", "rollback", "Re-sync a revision from an Application's history."),
+    "controller": ("controller", "controller", "Run the controller: continuous reconciliation, auto-sync, self-heal."),
+    "install-crds": ("install_crds", "install_crds", "Print the Application/AppProject CRDs for in-cluster mode."),
+    "app": ("app", "app", "List, inspect, sync, refresh and roll back the apps of a running controller."),
+    "server": ("server", "server", "Serve the HTTP API, Git webhooks, metrics and probes for a directory of apps."),
     "terminate-op": ("sync", "terminate_op", "Stop an Application's running sync operation."),
 }
 
@@ -37,9 +41,9 @@ COMMANDS_GROUP = "syncwright.commands"
 
 
 def _plugin_commands() -> dict[str, str]:
-    from importlib.metadata import entry_points
+    from .entrypoints import entry_points
 
-    return {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in COMMANDS}
+    return {ep.name: ep.value for ep in entry_points(COMMANDS_GROUP) if ep.name not in COMMANDS}
 
 
 class LazyGroup(click.Group):

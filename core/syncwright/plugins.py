@@ -12,12 +12,16 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
+if TYPE_CHECKING:
+    from importlib import metadata
+
 from . import hookspecs
+from .entrypoints import EntryPoint
+from .entrypoints import entry_points as installed_entry_points
 from .api import (
     PROJECT,
     Discovered,
@@ -48,6 +52,13 @@ class PluginInfo:
     builtin: bool
 
 
+def _as_entry_point(ep: metadata.EntryPoint | EntryPoint) -> EntryPoint:
+    if isinstance(ep, EntryPoint):
+        return ep
+    return EntryPoint(ep.name, ep.value, ep.group, ep.dist.name if ep.dist else None,
+                      ep.dist.version if ep.dist else None)
+
+
 def _env_list(name: str) -> list[str]:
     return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
 
@@ -63,7 +74,7 @@ class PluginManager(pluggy.PluginManager):
 def get_plugin_manager(
     *,
     disabled: Iterable[str] = (),
-    entry_points: Sequence[metadata.EntryPoint] | None = None,
+    entry_points: Sequence[metadata.EntryPoint | EntryPoint] | None = None,
     extra_plugins: Iterable[Any] = (),
 ) -> PluginManager:
     """A ready manager: specs added, entry points loaded, built-ins registered, checked.
@@ -78,15 +89,15 @@ def get_plugin_manager(
     only = set(_env_list("SYNCWRIGHT_LOAD_PLUGINS"))
     autoload = os.environ.get("SYNCWRIGHT_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true", "yes")
     if entry_points is None:
-        entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP)) if (autoload or only) else []
-    for ep in entry_points:
+        entry_points = installed_entry_points(ENTRY_POINT_GROUP) if (autoload or only) else []
+    for ep in map(_as_entry_point, entry_points):
         if only and ep.name not in only:
             continue
         if not autoload and not only:
             continue
         if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
             continue
-        dist = ep.dist.name if ep.dist is not None else None
+        dist = ep.dist
         try:
             plugin = ep.load()
         except Exception as e:  # noqa: BLE001 - any import error is reported by name
@@ -94,7 +105,7 @@ def get_plugin_manager(
             raise PluginError(f'Error importing plugin "{ep.name}"{where}: {type(e).__name__}: {e}') from e
         pm.register(plugin, name=ep.name)
         if ep.dist is not None:
-            pm.distributions[ep.name] = (ep.dist.name, ep.dist.version)
+            pm.distributions[ep.name] = (ep.dist, ep.version)
     for modname in DEFAULT_PLUGINS:
         if not pm.is_blocked(modname):
             pm.register(importlib.import_module(modname), name=modname)

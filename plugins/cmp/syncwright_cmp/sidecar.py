@@ -19,9 +19,7 @@ from typing import IO, Any
 
 from syncwright.api import RenderContext, RenderError
 
-from .archive import write_archive
 from .config import CMP_PREFIX, Command, Discover
-from .protocol import PROTOCOL_VERSION, call, call_raw, encode_meta
 from .runner import rule_depth, tree_paths
 
 INFO_TIMEOUT = 5.0
@@ -70,6 +68,8 @@ _INFO: dict[tuple[str, int, int], dict[str, Any]] = {}
 
 def handshake(path: Path) -> Sidecar:
     """``GET /v1/info``, cached per socket inode; checks the protocol version."""
+    from .protocol import PROTOCOL_VERSION, call  # http.client only when a sidecar is used
+
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -140,6 +140,8 @@ def archive(ctx: RenderContext) -> IO[bytes]:
         return fh
     fh = tempfile.TemporaryFile(prefix="sw-cmp-")
     try:
+        from .archive import write_archive  # tarfile/gzip only when a sidecar is used
+
         write_archive(ctx.repo_root, fh)
     except OSError as e:
         fh.close()
@@ -157,6 +159,8 @@ def release(ctx: RenderContext) -> None:
 
 
 def _body(ctx: RenderContext, meta: dict[str, Any], with_tree: bool) -> tuple[list[bytes] | Iterator[bytes], int]:
+    from .protocol import encode_meta
+
     head = encode_meta(meta)
     if not with_tree:
         return [head], len(head)
@@ -173,6 +177,8 @@ def _body(ctx: RenderContext, meta: dict[str, Any], with_tree: bool) -> tuple[li
 
 def _post(car: Sidecar, ctx: RenderContext, path: str, meta: dict[str, Any], with_tree: bool, timeout: float) -> dict[str, Any]:
     body, length = _body(ctx, meta, with_tree)
+    from .protocol import call
+
     return call(car.socket, "POST", path, body=body, length=length, timeout=timeout)
 
 
@@ -195,6 +201,8 @@ def discover(car: Sidecar, ctx: RenderContext) -> str | None:
 def generate(car: Sidecar, ctx: RenderContext) -> list[dict[str, Any]]:
     """Stream the tree, get the plugin's output, parse it here (our limits and checks, as locally)."""
     body, length = _body(ctx, _meta(ctx), True)
+    from .protocol import call_raw
+
     out = call_raw(car.socket, "POST", "/v1/generate", body=body, length=length, timeout=ctx.timeout + SOCKET_GRACE)
     return ctx.parse(out, f"CMP sidecar {car.socket} plugin {car.plugin_name} generate output")
 
