@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from syncwright.testing import write_files
 import yaml
 
 from syncwright.api import find_tool
@@ -63,33 +63,8 @@ def raw_helm(helm_bin: str, tmp_path: Path) -> Callable[..., list[dict[str, Any]
     return run
 
 
-def _write(root: Path, files: Mapping[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"))
-    return root
 
 
-@pytest.fixture()
-def write_tree() -> WriteChart:
-    """Write ``{relative path: dedented content}`` under a directory."""
-    return _write
-
-
-@pytest.fixture()
-def sw(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real ``syncwright`` console script (exit codes and stderr as users see them)."""
-
-    def run(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWRIGHT_")}
-        full["SYNCWRIGHT_CACHE"] = str(tmp_path / "sw-cache")  # syncwright's own cache, not the user's
-        full.update(env or {})
-        return subprocess.run(
-            [str(SYNCWRIGHT), *args], capture_output=True, text=True, env=full, cwd=cwd or tmp_path, timeout=60,
-        )
-
-    return run
 
 
 _SMALL_CHART = {
@@ -115,4 +90,4 @@ _SMALL_CHART = {
 @pytest.fixture()
 def small_chart(tmp_path: Path) -> Path:
     """A one-ConfigMap chart at ``<repo>/small`` (the repo root is its parent)."""
-    return _write(tmp_path / "repo" / "small", _SMALL_CHART)
+    return write_files(tmp_path / "repo" / "small", _SMALL_CHART)
