@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
+
+# The shared helpers sit beside this file; put them on the path whatever the rootdir
+# (the suite runs from kubesim/ and from the repository root with --import-mode=importlib).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 from kubernetes import client, config
