@@ -25,6 +25,10 @@ APPS = ROOT / "examples" / "apps"
 
 
 def main() -> int:
+    import os
+
+    # The example Config Management Plugins live beside the examples (as a user's ~/.config would).
+    os.environ.setdefault("SYNCWRIGHT_CMP_DIR", str(ROOT / "examples" / "cmp-plugins"))
     console = Console()
     hooks = Hooks.load()
     console.print("[bold]syncwright demo[/]: rendering every Application in examples/apps/\n")

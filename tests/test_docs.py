@@ -45,3 +45,34 @@ def test_every_hook_has_a_test() -> None:
 def test_readme_has_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def _env() -> dict[str, str]:
+    import os
+    import tempfile
+
+    return {**os.environ, "SYNCWRIGHT_CACHE": tempfile.mkdtemp(prefix="sw-docs-")}
+
+
+def test_readme_render_commands_work() -> None:
+    """Every `syncwright render` line of the README's tour runs and prints manifests."""
+    import shlex
+
+    bindir = Path(sys.executable).parent
+    lines = [ln[len("$ "):].split("  #")[0].strip() for ln in (ROOT / "README.md").read_text().splitlines()
+             if ln.startswith("$ syncwright render")]
+    assert len(lines) >= 3
+    env = _env()
+    for line in lines:
+        argv = shlex.split(line)
+        res = subprocess.run([str(bindir / argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert res.returncode == 0, f"{line}: {res.stderr}"
+        assert "apiVersion" in res.stdout and res.stderr == "", line
+
+
+def test_make_demo_job_succeeds() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], capture_output=True, text=True,
+                         env=_env(), timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "all apps rendered" in res.stdout and "failed" not in res.stdout

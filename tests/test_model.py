@@ -147,3 +147,25 @@ def test_validated_spec_is_cached_and_rebuilt_without_pydantic(tmp_path: Path) -
         entry.write_text('{"not": "an application"}')
     third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert third.stdout == first.stdout and third.stderr == "True"
+
+
+def test_spec_cache_round_trip_keeps_types(tmp_path: Path) -> None:
+    """A spec rebuilt from the cache equals the validated one, tuples inside optional fields included."""
+    import os
+
+    from syncwright.model import parse_application
+
+    doc = app(source={"repoURL": "r", "plugin": {"name": "p", "parameters": [
+        {"name": "a", "array": ["x", "y"]}, {"name": "m", "map": {"k": "v"}}, {"name": "s", "string": "z"}]}})
+    old = os.environ.get("SYNCWRIGHT_CACHE")
+    os.environ["SYNCWRIGHT_CACHE"] = str(tmp_path)
+    try:
+        first = parse_application(doc, "a.yaml")
+        second = parse_application(doc, "a.yaml")  # from the cache
+    finally:
+        if old is None:
+            del os.environ["SYNCWRIGHT_CACHE"]
+        else:
+            os.environ["SYNCWRIGHT_CACHE"] = old
+    assert first == second
+    assert second.spec.effective_sources()[0].plugin.parameters[0].array == ("x", "y")  # type: ignore[union-attr]

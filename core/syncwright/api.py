@@ -58,7 +58,7 @@ __all__ = [
     "ManifestError", "PathEscapeError", "OperationVetoed",
     "ToolBinary", "ToolResult", "find_tool", "redact",
     "parse_manifests", "dump_yaml", "key_of", "ResourceKey",
-    "resolve_in_root", "check_symlinks", "envsubst",
+    "resolve_in_root", "check_symlinks", "envsubst", "not_source",
     "SelectedFile", "select_files", "read_manifest_file", "read_manifest_files", "glob_match",
     "max_dir_manifests_bytes",
     "Source", "HelmOptions", "KustomizeOptions", "DirectoryOptions", "JsonnetOptions", "PluginOptions",
@@ -87,8 +87,12 @@ _SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", 
                         ".tox", ".nox", ".hypothesis"})
 
 
-def _not_source(directory: str, names: list[str]) -> set[str]:
-    """``copytree`` ignore: skip the dirs above and any virtualenv (a dir with ``pyvenv.cfg``)."""
+def not_source(directory: str, names: list[str]) -> set[str]:
+    """The entries of ``directory`` that are never part of a source (VCS data, virtualenvs, caches).
+
+    Usable as a ``shutil.copytree`` ignore function; every plugin that copies
+    or archives a source tree uses it, so all of them see the same tree.
+    """
     return {n for n in names if n in _SKIP_DIRS or os.path.isfile(os.path.join(directory, n, "pyvenv.cfg"))}
 
 
@@ -282,7 +286,7 @@ class RenderContext:
         tmp = Path(tempfile.mkdtemp(prefix="sw-src-"))
         self._scratch.setdefault("cleanup", []).append(tmp)
         dest_root = tmp / "repo"
-        shutil.copytree(self.repo_root, dest_root, symlinks=True, ignore=_not_source)
+        shutil.copytree(self.repo_root, dest_root, symlinks=True, ignore=not_source)
         dest = dest_root / self.source_dir.resolve().relative_to(self.repo_root.resolve())
         self._scratch["writable"] = str(dest)
         self._scratch["writable_root"] = str(dest_root)

@@ -424,6 +424,8 @@ def _build(tp: Any, value: Any) -> Any:
         for arg in typing.get_args(tp):
             if is_dataclass(arg) and isinstance(value, dict):
                 return _build(arg, value)
+            if typing.get_origin(arg) is tuple and isinstance(value, list):
+                return _build(arg, value)
         return value
     if origin is tuple:
         return tuple(_build(typing.get_args(tp)[0], v) for v in value)

@@ -12,8 +12,9 @@ the object it sits on (a copied manifest) does not count (Argo CD's
 from __future__ import annotations
 
 import copy
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .manifests import group_of
@@ -52,12 +53,21 @@ def truncate_label(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+$", "", value)
 
 
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
 @dataclass(frozen=True)
 class Tracking:
-    """The tracking method and label key of an installation (argocd-cm's settings)."""
+    """The tracking method and label key of an installation (argocd-cm's settings).
 
-    method: str = "annotation"
-    label_key: str = DEFAULT_LABEL
+    Defaults come from ``SYNCWRIGHT_TRACKING_METHOD`` (``annotation``, ``label`` or
+    ``annotation+label``; Argo CD's ``application.resourceTrackingMethod``) and
+    ``SYNCWRIGHT_TRACKING_LABEL`` (``application.instanceLabelKey``).
+    """
+
+    method: str = field(default_factory=lambda: _env("SYNCWRIGHT_TRACKING_METHOD", "annotation"))
+    label_key: str = field(default_factory=lambda: _env("SYNCWRIGHT_TRACKING_LABEL", DEFAULT_LABEL))
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -55,9 +55,9 @@ def diff(ctx: click.Context, /, app_file: str, app_select: str | None, hard_refr
             header += " (live only: requires pruning)"
         elif r.live is None:
             header += " (missing from the cluster)"
-        click.echo(click.style(header, bold=True) if use_colour else header)
+        click.echo(click.style(header, bold=True) if use_colour else header, color=use_colour)
         text = r.diff.unified()
-        click.echo(_colour(text) if use_colour else text, nl=False)
+        click.echo(_colour(text) if use_colour else text, nl=False, color=use_colour)
     for warning in state.comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
     sys.exit(1 if state.sync_status == "OutOfSync" else 0)

@@ -53,11 +53,12 @@ def compare_app(
     find_live: Callable[[ResourceKey], dict[str, Any] | None],
     tracked_live: Iterable[dict[str, Any]],
     *,
-    tracking: Tracking = Tracking(),
+    tracking: Tracking | None = None,
     rules: tuple[IgnoreRule, ...] = (),
     manager: str = "syncwright",
 ) -> AppComparison:
     """Compare an app's desired objects (namespaces already defaulted) with live state."""
+    tracking = tracking or Tracking()
     results: list[ResourceComparison] = []
     hooks: list[dict[str, Any]] = []
     warnings: list[str] = []

@@ -51,9 +51,15 @@ class ResourceDiff:
         return "".join(lines)
 
 
+class _PlainDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Never anchors/aliases: cached objects share sub-dicts, which YAML would print as ``&id001``."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(obj: dict[str, Any]) -> str:
-    return str(yaml.dump(obj, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False,
-                         sort_keys=True))
+    return str(yaml.dump(obj, Dumper=_PlainDumper, default_flow_style=False, sort_keys=True))
 
 
 def normalize_target(target: dict[str, Any]) -> dict[str, Any]:

@@ -51,14 +51,29 @@ class ResolvedChart:
     warnings: tuple[str, ...] = ()
 
 
+class _SameHostAuthRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry ``Authorization`` to another host (CVE-2021-32690's class)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            for name in list(new.headers):
+                if name.lower() == "authorization":
+                    del new.headers[name]
+            new.unredirected_hdrs.pop("Authorization", None)
+        return new
+
+
 def _get(url: str, creds: Credentials, *, limit: int, send_auth: bool = True) -> bytes:
     if urlsplit(url).scheme not in ("http", "https"):
         raise RepoError(f"unsupported URL scheme in {safe(url)} (only http and https)")
     clean, _, _ = split_credentials(url)
     req = urllib.request.Request(clean, headers=basic_auth_header(creds) if send_auth else {})
     ctx = ssl._create_unverified_context() if creds.insecure else None  # noqa: S323 - only when asked
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), _SameHostAuthRedirects())
     try:
-        with urllib.request.urlopen(req, timeout=http_timeout(), context=ctx) as resp:  # noqa: S310 - scheme checked
+        with opener.open(req, timeout=http_timeout()) as resp:
             data: bytes = resp.read(limit + 1)
     except urllib.error.HTTPError as e:
         if e.code in (401, 403):

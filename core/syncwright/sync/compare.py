@@ -83,11 +83,12 @@ def compare_app_state(
     hooks: Hooks,
     *,
     scopes: Scopes | None = None,
-    tracking: Tracking = Tracking(),
+    tracking: Tracking | None = None,
     manager: str = "syncwright",
     system_rules: tuple[IgnoreRule, ...] = (),
 ) -> AppState:
     """Sync status and health of ``app`` given its rendered ``manifests`` and live state."""
+    tracking = tracking or Tracking()
     rules = compile_rules(app.spec.ignore_differences, f"app {app.name!r}") + system_rules
     targets = default_namespaces(manifests, app.dest_namespace, scopes)
     targets = [tracking.stamp(t, app.name, app.dest_namespace) for t in targets]

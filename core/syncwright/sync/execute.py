@@ -16,7 +16,7 @@ from typing import Any
 
 from ..api import SyncEvent
 from ..cluster.apply import ApplyOptions, Applier, parallel
-from ..cluster.cache import ClusterCache
+from ..cluster.cache import ClusterCache, settings_from_env
 from ..cluster.client import Client, ClusterError
 from ..cluster.discovery import Discovery
 from ..errors import OperationVetoed, SyncwrightError
@@ -75,13 +75,13 @@ class SyncEngine:
     """Syncs one Application to a cluster; see the package docstring for the rules."""
 
     def __init__(self, app: Application, client: Client, hooks: Hooks, *, store: OperationStore | None = None,
-                 discovery: Discovery | None = None, tracking: Tracking = Tracking(), manager: str = "syncwright",
+                 discovery: Discovery | None = None, tracking: Tracking | None = None, manager: str = "syncwright",
                  on_event: EventSink | None = None) -> None:
         self.app, self.client, self.hooks = app, client, hooks
         self.store: OperationStore = store if store is not None else FileStore()
         self.discovery = discovery or Discovery(client)
         self.applier = Applier(client, self.discovery, manager=manager)
-        self.tracking, self.manager = tracking, manager
+        self.tracking, self.manager = tracking or Tracking(), manager
         self.on_event = on_event
 
     # -- events --------------------------------------------------------------------------
@@ -190,7 +190,8 @@ class SyncEngine:
 
     def _run_attempt(self, at: _Attempt, manifests: list[dict[str, Any]]) -> None:
         req, op = at.request, at.op
-        cache = ClusterCache(self.client, discovery=self.discovery, watch=False, tracking=self.tracking)
+        cache = ClusterCache(self.client, discovery=self.discovery, watch=False, tracking=self.tracking,
+                             **settings_from_env())
         try:
             cache.start()
         except ClusterError as e:

@@ -118,7 +118,7 @@ def build_plan(
     *,
     scopes: Scopes | None = None,
     served: Callable[[str, str], bool] = lambda group, kind: True,
-    tracking: Tracking = Tracking(),
+    tracking: Tracking | None = None,
     prune: bool = False,
     extra_options: Iterable[str] = (),
     resources: Iterable[ResourceSelector] = (),
@@ -127,6 +127,7 @@ def build_plan(
     manager: str = "syncwright",
 ) -> Plan:
     """Every desired resource, hook and prune candidate as tasks, in execution order."""
+    tracking = tracking or Tracking()
     policy = app.spec.sync_policy
     app_options = opts.parse(policy.sync_options if policy else (), f"app {app.name!r} syncPolicy.syncOptions")
     app_options.update(opts.parse(extra_options, "--sync-option"))

@@ -25,7 +25,7 @@ from typing import IO, Protocol
 class Readable(Protocol):
     def read(self, n: int = -1, /) -> bytes: ...
 
-from syncwright.api import PathEscapeError, RenderError, check_symlinks
+from syncwright.api import PathEscapeError, RenderError, check_symlinks, not_source
 
 #: Defaults, as Argo CD's streamed-tar limits (``--streamed-manifest-max-extracted-size`` 1 GiB).
 DEFAULT_MAX_BYTES = int(os.environ.get("SYNCWRIGHT_CMP_MAX_EXTRACTED_BYTES", str(1024 * 1024 * 1024)))
@@ -62,9 +62,10 @@ def write_archive(root: Path, out: IO[bytes], exclude: tuple[str, ...] | None = 
             tarfile.open(fileobj=gz, mode="w|", format=tarfile.GNU_FORMAT) as tar:
         for dirpath, dirnames, filenames in os.walk(root):
             rel_dir = os.path.relpath(dirpath, root)
+            skipped = not_source(dirpath, dirnames)  # .git, virtualenvs, caches: as the local copy skips
             dirnames[:] = sorted(
                 d for d in dirnames
-                if d != ".git" and not excluded(d if rel_dir == "." else f"{rel_dir}/{d}")
+                if d not in skipped and not excluded(d if rel_dir == "." else f"{rel_dir}/{d}")
             )
             for name in sorted(dirnames):
                 full = os.path.join(dirpath, name)
