@@ -254,3 +254,42 @@ def test_cache_compaction_shares_structure_but_never_conflates_values() -> None:
     assert "time" not in a["metadata"]["managedFields"][0]
     c = compact({"spec": {"x": 1.0}}, pool)
     assert isinstance(c["spec"]["x"], float)
+
+
+def test_managed_fields_managers_reach_into_list_items() -> None:
+    """An image another controller owns (e.g. an image updater) is ignored with managedFieldsManagers."""
+    live = server_side(DEPLOY)
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27-patched"
+    live["metadata"]["managedFields"].append({
+        "manager": "image-updater", "operation": "Update",
+        "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            'k:{"name":"app"}': {"f:image": {}}}}}}}})
+    assert diff_resource(DEPLOY, live).modified
+    rules = compile_rules((IgnoreDifference(group="apps", kind="Deployment",
+                                            managed_fields_managers=("image-updater",)),), "app 'demo'")
+    assert not diff_resource(DEPLOY, live, rules=rules).modified
+    # ...while a change to a field that manager does not own still shows
+    live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 81
+    assert diff_resource(DEPLOY, live, rules=rules).modified
+
+
+def test_system_wide_ignore_differences_from_argocd_cm(tmp_path: Any) -> None:
+    from syncwright.diff.settings import rules_from_settings
+    from syncwright.settings import read_settings
+
+    cm = tmp_path / "argocd-cm.yaml"
+    cm.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm}\ndata:\n"
+        "  resource.customizations.ignoreDifferences.apps_Deployment: |\n    jsonPointers:\n    - /spec/replicas\n"
+        "  resource.customizations.ignoreDifferences.all: |\n    managedFieldsManagers:\n    - kube-controller-manager\n"
+        "  resource.customizations: |\n    apps/StatefulSet:\n      ignoreDifferences: |\n        jqPathExpressions:\n"
+        "        - .data.volatile\n")
+    rules = rules_from_settings(read_settings(cm), str(cm))
+    assert {(r.group, r.kind) for r in rules} == {("apps", "Deployment"), ("*", "*"), ("apps", "StatefulSet")}
+    live = server_side(DEPLOY)
+    live["spec"]["replicas"] = 9
+    assert not diff_resource(DEPLOY, live, rules=rules).modified
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("resource.customizations.ignoreDifferences.apps_Deployment: |\n  jqPathExpressions: ['.spec[']\n")
+    with pytest.raises(SpecError, match=r"settings .*bad.yaml.*invalid jq path expression"):
+        rules_from_settings(read_settings(bad), str(bad))

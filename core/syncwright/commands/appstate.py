@@ -99,5 +99,7 @@ def load_state(ctx: click.Context, app_file: str, app_select: str | None, kubeco
                      kube_version=cache.discovery.kube_version() or BuildInfo.kube_version,
                      api_versions=tuple(cache.discovery.api_versions()) or BuildInfo.api_versions)
     manifests = render_for_app(hooks, app, Path(app_file).resolve().parent, info, hard_refresh=hard_refresh)
-    state = compare_app_state(app, manifests, cache, hooks, scopes=cache.discovery)
+    from ..diff.settings import system_rules
+
+    state = compare_app_state(app, manifests, cache, hooks, scopes=cache.discovery, system_rules=system_rules())
     return Loaded(app, state, cache, client, hooks)

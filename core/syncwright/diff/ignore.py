@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import SpecError
 from ..manifests import group_of
 from ..model import IgnoreDifference
-from .merge import Owned, owned_by_managers
+from .merge import Owned, item_key, list_key_fields, owned_by_managers
 
 JQ_TIMEOUT = float(os.environ.get("SYNCWRIGHT_JQ_TIMEOUT", "1"))
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
@@ -59,7 +59,7 @@ def remove_path(obj: Any, path: tuple[str, ...]) -> None:
 
 
 def remove_owned(obj: Any, owned: Owned) -> None:
-    """Delete from ``obj`` every leaf field in the FieldsV1 tree ``owned``."""
+    """Delete from ``obj`` every field in the FieldsV1 tree ``owned`` (list items by key too)."""
     if not isinstance(obj, dict):
         return
     for key, sub in owned.items():
@@ -68,10 +68,31 @@ def remove_owned(obj: Any, owned: Owned) -> None:
         name = key[2:]
         if name not in obj:
             continue
-        if sub and isinstance(obj[name], dict):
-            remove_owned(obj[name], sub)
-        elif not sub or not isinstance(obj[name], (dict, list)):
+        value = obj[name]
+        if sub and isinstance(value, dict):
+            remove_owned(value, sub)
+        elif sub and isinstance(value, list) and any(k.startswith("k:") for k in sub):
+            obj[name] = _remove_owned_items(value, sub, name)
+        elif not sub or not isinstance(value, (dict, list)):
             del obj[name]
+
+
+def _remove_owned_items(items: list[Any], owned: Owned, field_name: str) -> list[Any]:
+    """Items of an associative list minus what ``owned`` names: whole items, or fields in them."""
+    keys = list_key_fields(field_name, items)
+    if not keys:
+        return items
+    out = []
+    for item in items:
+        sub = owned.get(item_key(item, keys)) if isinstance(item, dict) else None
+        if sub is None:
+            out.append(item)
+        elif set(sub) <= {"."}:
+            continue  # the manager owns the item itself and nothing finer: it is theirs
+        else:
+            remove_owned(item, sub)
+            out.append(item)
+    return out
 
 
 @dataclass(frozen=True)

@@ -168,35 +168,10 @@ def settings_from_mapping(data: Mapping[str, Any], source: str) -> Customization
 
 
 def load_settings(path: str | os.PathLike[str]) -> Customizations:
-    """Scripts from a settings file: an argocd-cm ConfigMap manifest or a plain mapping of its data.
+    """Scripts from a settings file: an argocd-cm ConfigMap manifest or a plain mapping of its data."""
+    from ..settings import read_settings
 
-    A multi-document file may hold several objects; the ConfigMap named
-    ``argocd-cm`` is used, or the only ConfigMap.
-    """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read settings file: {e}", context=source) from e
-    docs = [doc for _, doc in load_yaml_documents(text, source) if doc is not None]
-    if not docs:
-        return Customizations()
-    maps = [d for d in docs if isinstance(d, Mapping)]
-    if len(maps) != len(docs):
-        raise SpecError("expected a ConfigMap or a mapping of argocd-cm keys", context=source)
-    cms = [d for d in maps if d.get("kind") == "ConfigMap"]
-    if cms:
-        named = [d for d in cms if (d.get("metadata") or {}).get("name") == "argocd-cm"]
-        if len(named) != 1 and len(cms) != 1:
-            raise SpecError("several ConfigMaps and none (or several) named argocd-cm", context=source)
-        data = (named or cms)[0].get("data") or {}
-    elif len(maps) == 1:
-        data = maps[0]
-    else:
-        raise SpecError("several documents but no ConfigMap", context=source)
-    if not isinstance(data, Mapping):
-        raise SpecError("ConfigMap data is not a mapping", context=source)
-    return settings_from_mapping(data, source)
+    return settings_from_mapping(read_settings(path), str(path))
 
 
 def load(

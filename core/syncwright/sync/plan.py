@@ -13,6 +13,7 @@ from typing import Any
 
 from ..annotations import sync_wave
 from ..diff import compare_app, compile_rules
+from ..diff.settings import system_rules
 from ..diff.ignore import IgnoreRule
 from ..errors import SpecError
 from ..manifests import ResourceKey, group_of
@@ -132,7 +133,7 @@ def build_plan(
     app_options = opts.parse(policy.sync_options if policy else (), f"app {app.name!r} syncPolicy.syncOptions")
     app_options.update(opts.parse(extra_options, "--sync-option"))
     selectors = list(resources)
-    rules = compile_rules(app.spec.ignore_differences, f"app {app.name!r}")
+    rules = compile_rules(app.spec.ignore_differences, f"app {app.name!r}") + system_rules()
     targets = default_namespaces(manifests, app.dest_namespace, scopes)
     targets = [tracking.stamp(t, app.name, app.dest_namespace) for t in targets]
     comparison = compare_app(app.name, targets, lambda k: live.find(k.group, k.kind, k.namespace, k.name),
