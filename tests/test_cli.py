@@ -133,3 +133,17 @@ def test_pip_installed_third_party_plugin(tmp_path: Path) -> None:
     off = subprocess.run([BIN, "--disable-plugin", "thirdparty", "plugins", "-o", "json"], capture_output=True,
                          text=True, env=env, check=True)
     assert "thirdparty" not in {p["name"] for p in json.loads(off.stdout)}
+
+
+def test_embedded_repo_credentials_are_never_printed(tmp_path: Path) -> None:
+    from syncwright.execution import redact_url
+
+    app = tmp_path / "app.yaml"
+    app.write_text("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: secretive}\nspec:\n"
+                   "  source: {repoURL: 'https://deploy:TOPSECRET@git.example.invalid/r.git', path: x}\n"
+                   "  destination: {namespace: n}\n")
+    env = {**os.environ, "SYNCWRIGHT_STATE": str(tmp_path / "state")}
+    res = subprocess.run([BIN, "history", "-f", str(app)], capture_output=True, text=True, env=env)
+    assert "TOPSECRET" not in res.stdout + res.stderr
+    assert "https://******@git.example.invalid/r.git" in res.stdout
+    assert redact_url("ssh://git:pw@host/r.git") == "ssh://******@host/r.git"

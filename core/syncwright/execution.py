@@ -65,6 +65,11 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 _URL_CREDS = re.compile(r"((?:https?|git|ssh)://)[^/@\s:]+(?::[^/@\s]*)?@")
 
 
+def redact_url(url: str) -> str:
+    """``https://user:secret@host/r.git`` → ``https://******@host/r.git``: safe to print or label."""
+    return _URL_CREDS.sub(r"\1******@", url)
+
+
 def _tail(data: bytes, limit: int = 4000) -> str:
     text = data.decode("utf-8", errors="replace").strip()
     return text if len(text) <= limit else "..." + text[-limit:]

@@ -138,3 +138,18 @@ def test_unreachable_cluster_is_exit_2(env: Env, tmp_path: Path) -> None:
     res = subprocess.run([sw, "diff", "-f", str(env.app("directory-app")), "--kubeconfig", str(kc)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "cannot reach the API server" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_get_after_sync_shows_hooks_revision_and_tree(env: Env) -> None:
+    app = env.app("helm-app")
+    res = env.sw("sync", "-f", str(app), "-o", "json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    rec = env.get(app)
+    assert rec["sync"]["status"] == "Synced" and rec["sync"]["revisions"] == [""]
+    hooks = {r["hook"] for r in rec["resources"] if r["hook"]}
+    assert "PreSync" in hooks, rec["resources"]  # the PostSync hook is HookSucceeded: deleted after it ran
+    assert all(r["health"] == "Healthy" for r in rec["resources"] if r["hook"])
+    wide = env.sw("get", "-f", str(app), check=True).stdout
+    assert "Synced to (local)" in wide
+    tree = env.sw("get", "-f", str(app), "--tree", check=True).stdout
+    assert "└─ ReplicaSet/" in tree and "└─ Pod/" in tree

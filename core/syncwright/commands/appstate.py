@@ -25,6 +25,7 @@ class Loaded:
     cache: Any
     client: Any
     hooks: Any
+    revisions: tuple[str, ...] = ()
 
 
 def cluster_options(f: Any) -> Any:
@@ -59,7 +60,15 @@ def pick_app(app_file: str, app_select: str | None) -> Any:
 
 def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refresh: bool = False,
                    tool: str | None = None, credentials: str | None = None) -> list[dict[str, Any]]:
-    """Render an app: local sources in place, remote ones through the repo service.
+    """Render an app: local sources in place, remote ones through the repo service."""
+    return render_with_revisions(hooks, app, base_dir, info, hard_refresh=hard_refresh, tool=tool,
+                                 credentials=credentials)[0]
+
+
+def render_with_revisions(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refresh: bool = False,
+                          tool: str | None = None, credentials: str | None = None
+                          ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The app's manifests and the resolved revision of each source ("" for local ones).
 
     The CLI asks the remote on every run (revision cache TTL 0 unless
     ``SYNCWRIGHT_REVISION_CACHE_TTL`` says otherwise), so a fresh push is seen;
@@ -71,7 +80,8 @@ def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refr
 
     remote = any(s.chart or local_repo_path(s.repo_url, base_dir) is None for s in app.spec.effective_sources())
     if not remote:
-        return render_application(hooks, app, base_dir, info=info, tool=tool)
+        manifests = render_application(hooks, app, base_dir, info=info, tool=tool)
+        return manifests, tuple("" for _ in app.spec.effective_sources())
     from ..repo.creds import CredentialStore
     from ..repo.service import RepoService
 
@@ -80,7 +90,7 @@ def render_for_app(hooks: Any, app: Any, base_dir: Path, info: Any, *, hard_refr
     result = service.render_app(app, info, base_dir=base_dir, hard_refresh=hard_refresh, tool=tool)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    return list(result.manifests)
+    return list(result.manifests), tuple(r.revision for r in result.sources)
 
 
 def load_state(ctx: click.Context, app_file: str, app_select: str | None, kubeconfig: str | None,
@@ -98,8 +108,9 @@ def load_state(ctx: click.Context, app_file: str, app_select: str | None, kubeco
     info = BuildInfo(app.name, app.dest_namespace, app.spec.project,
                      kube_version=cache.discovery.kube_version() or BuildInfo.kube_version,
                      api_versions=tuple(cache.discovery.api_versions()) or BuildInfo.api_versions)
-    manifests = render_for_app(hooks, app, Path(app_file).resolve().parent, info, hard_refresh=hard_refresh)
+    manifests, revisions = render_with_revisions(hooks, app, Path(app_file).resolve().parent, info,
+                                                 hard_refresh=hard_refresh)
     from ..diff.settings import system_rules
 
     state = compare_app_state(app, manifests, cache, hooks, scopes=cache.discovery, system_rules=system_rules())
-    return Loaded(app, state, cache, client, hooks)
+    return Loaded(app, state, cache, client, hooks, revisions)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from ..execution import redact_url
+
 from .appstate import app_options, cluster_options, load_state
 
 
@@ -18,9 +20,9 @@ def _record(loaded: Any) -> dict[str, Any]:
         "project": app.spec.project,
         "server": app.spec.destination.server or app.spec.destination.name or loaded.client.server,
         "namespace": app.dest_namespace,
-        "sources": [{"repoURL": s.repo_url, "targetRevision": s.target_revision or "HEAD", "path": s.path,
+        "sources": [{"repoURL": redact_url(s.repo_url), "targetRevision": s.target_revision or "HEAD", "path": s.path,
                      "chart": s.chart} for s in src],
-        "sync": {"status": state.sync_status},
+        "sync": {"status": state.sync_status, "revisions": list(loaded.revisions)},
         "health": {"status": state.health.status, "message": state.health.message},
         "conditions": [{"type": "SharedResourceWarning", "message": w} for w in state.conditions],
         "resources": [
@@ -31,8 +33,32 @@ def _record(loaded: Any) -> dict[str, Any]:
                 "requiresPruning": r.comparison.requires_pruning, "message": r.comparison.message,
             }
             for r in state.resources
-        ],
+        ] + _hook_rows(loaded),
     }
+
+
+def _hook_rows(loaded: Any) -> list[dict[str, Any]]:
+    """Hooks that exist live (by name; generateName hooks get new names per run), with their health."""
+    from ..annotations import hook_types, sync_wave
+    from ..api import HealthContext
+    from ..health import assess
+    from ..manifests import key_of
+
+    rows = []
+    for hook in loaded.state.comparison.hooks:
+        if not (hook.get("metadata") or {}).get("name"):
+            continue
+        key = key_of(hook)
+        live = loaded.cache.find(key.group, key.kind, key.namespace, key.name)
+        if live is None:
+            continue
+        health = assess(live, loaded.hooks, HealthContext(app_name=loaded.app.name))
+        rows.append({
+            "group": key.group, "kind": key.kind, "namespace": key.namespace, "name": key.name, "status": "",
+            "health": health.status if health else None, "healthMessage": health.message if health else "",
+            "hook": ",".join(hook_types(hook)), "wave": sync_wave(hook), "requiresPruning": False, "message": "",
+        })
+    return rows
 
 
 @click.command()
@@ -65,7 +91,9 @@ def get(ctx: click.Context, /, app_file: str, app_select: str | None, hard_refre
         console.print(f"{'Repo:':<20}{s['repoURL']}")
         console.print(f"{'Target:':<20}{s['targetRevision']}")
         console.print(f"{'Path:':<20}{s['path'] or s['chart']}")
-    console.print(f"{'Sync Status:':<20}{rec['sync']['status']}")
+    revision = ",".join(r[:7] for r in rec["sync"]["revisions"] if r) or "(local)"
+    sync_word = "to" if rec["sync"]["status"] == "Synced" else "from"
+    console.print(f"{'Sync Status:':<20}{rec['sync']['status']} {sync_word} {revision}")
     health = rec["health"]["status"] + (f" ({rec['health']['message']})" if rec["health"]["message"] else "")
     console.print(f"{'Health Status:':<20}{health}")
     for c in rec["conditions"]:

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from ..execution import redact_url
+
 from .appstate import pick_app
 
 
@@ -30,7 +32,7 @@ def history(app_file: str, app_select: str | None, output: str) -> None:
             click.echo(str(e.id))
         return
     for source in app.spec.effective_sources():
-        click.echo(f"SOURCE  {source.repo_url}")
+        click.echo(f"SOURCE  {redact_url(source.repo_url)}")
     click.echo(f"{'ID':<6}{'DATE':<32}REVISION")
     for e in entries:
         click.echo(f"{e.id:<6}{e.deployed_at:<32}{e.revision or '(local)'}")

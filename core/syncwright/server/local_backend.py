@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError, SyncwrightError
+from ..execution import redact_url
 from ..model import Application
 from . import metrics
 from .backend import (
@@ -254,10 +255,10 @@ class LocalBackend:
             conditions = tuple(Condition("SharedResourceWarning", w) for w in state.conditions)
         dest = app.spec.destination
         summary = AppSummary(app.name, app.spec.project, dest.server or dest.name or "", app.dest_namespace,
-                             src.repo_url, src.path or src.chart or "", src.target_revision or "HEAD", sync, health,
+                             redact_url(src.repo_url), src.path or src.chart or "", src.target_revision or "HEAD", sync, health,
                              sync_policy(app), ",".join(r for r in rendered.revisions if r), conditions)
         metrics.set_app_state(app.name, project=app.spec.project, sync_status=sync, health_status=health,
-                              dest_server=summary.server, dest_namespace=summary.namespace, repo=src.repo_url)
+                              dest_server=summary.server, dest_namespace=summary.namespace, repo=redact_url(src.repo_url))
         return summary
 
     # -- Backend: reads --------------------------------------------------------------------------
