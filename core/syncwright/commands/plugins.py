@@ -54,13 +54,17 @@ def plugins(ctx: click.Context, output: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True)
+    import sys
+
+    # Never cut names when piped: a fixed wide console rather than an 80-column guess.
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if not any(rec["source_types"] for rec in records):
         console.print("No source plugins installed: syncwright knows no source types. "
                       "Install one, e.g. `pip install syncwright-directory`.")
         if not records:
             return
-    table = Table("PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE TYPES", "TOOL", "TOOL VERSION", box=None)
+    table = Table("PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE TYPE", "TOOL", "TOOL VERSION", "DISCOVER",
+                  "PARAMETERS", box=None)
     for rec in records:
         types = rec["source_types"] or [None]
         for i, st in enumerate(types):
@@ -68,7 +72,7 @@ def plugins(ctx: click.Context, output: str) -> None:
             if tool is None:
                 tool_name, tool_version = "-", "-"
             elif tool["found"]:
-                tool_name, tool_version = tool["name"], tool["version"] or "unknown"
+                tool_name, tool_version = tool["name"], tool["version"] or "-"
             else:
                 tool_name, tool_version = tool["name"], f"not found: {tool['install_hint']}"
             table.add_row(
@@ -78,5 +82,7 @@ def plugins(ctx: click.Context, output: str) -> None:
                 st["name"] if st else "-",
                 tool_name,
                 tool_version,
+                (st["discover"] or "-") if st else "",
+                (", ".join(st["parameters"]) or "-") if st else "",
             )
     console.print(table)

@@ -52,7 +52,7 @@ def syncwright_source_types() -> SourceTypes | None:
             name=cfg.tool,
             description=f"Config Management Plugin (local, {cfg.path})",
             tool=ToolBinary(cmd, shutil.which(cmd), "PATH", f"install {cmd!r}: plugin {cfg.path} runs it"),
-            tool_version=cfg.version or None,
+            tool_version=None,  # the plugin's own spec.version is part of its name
             discover=cfg.discover.describe(),
             parameters=_params(cfg.static_parameters),
         ))
