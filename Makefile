@@ -41,8 +41,8 @@ test-fast: setup
 demo: setup
 	$(PY) scripts/demo.py
 
-bench: setup
-	$(PY) benchmarks/render.py
+bench: setup  ## every benchmark (minutes); results go into benchmarks/README.md by hand
+	for b in render kubesim repo cmp diff sync; do echo "== $$b"; $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info plugins/*/*.egg-info kubesim/*.egg-info
