@@ -266,3 +266,29 @@ def test_each_available_builder_matches_its_raw_output(
     for path in ("overlays/prod", "."):
         raw = docs(subprocess.run([*argv, str(KAPP / path)], capture_output=True, text=True, check=True).stdout)
         assert render(KAPP, "" if path == "." else path) == raw
+
+
+def test_standalone_kustomize_binary_path_is_used(
+    render: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With a `kustomize` binary present, the plugin runs `kustomize build DIR`, not kubectl.
+
+    No standalone kustomize wheel exists on PyPI, so the binary here is a shim that
+    records its argv and forwards to the pinned `kubectl kustomize` (the same kustomize
+    library); the test proves the plugin's selection and argv, not kustomize itself.
+    """
+    from syncwright.api import find_tool
+
+    kubectl = find_tool("kubectl", "SYNCWRIGHT_KUBECTL", "").path
+    if kubectl is None:
+        pytest.skip("no kubectl here")
+    log = tmp_path / "argv.log"
+    shim = tmp_path / "kustomize"
+    shim.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = build ] || exit 3\nshift\nexec {kubectl} kustomize "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("SYNCWRIGHT_KUSTOMIZE", str(shim))
+    monkeypatch.setenv("SYNCWRIGHT_KUBECTL", "/nonexistent")  # would fail if the plugin used kubectl
+    raw = docs(subprocess.run([kubectl, "kustomize", str(KAPP / "overlays/prod")], capture_output=True, text=True,
+                              check=True).stdout)
+    assert render(KAPP, "overlays/prod") == raw
+    assert log.read_text().split()[0] == "build"
