@@ -191,3 +191,45 @@ def test_lua_customization_for_a_custom_resource(env: Any, tmp_path: Any) -> Non
     g = next(r for r in rec["resources"] if r["kind"] == "Gadget")
     assert (g["health"], g["healthMessage"]) == ("Degraded", "three is too many")
     assert rec["health"]["status"] == "Degraded" and rec["sync"]["status"] == "Synced"
+
+
+@pytest.mark.kubesim_only
+def test_expired_resource_version_relists(tmp_path: Any) -> None:
+    """A watch resumed from a version the server no longer has (410 Gone) ends in a fresh LIST."""
+    from kubesim.testing import start_kubesim
+
+    cluster = start_kubesim(tmp_path, event_log_size=10, controllers=False)
+    try:
+        client = client_for(cluster)
+        cache = ClusterCache(client, include=("/ConfigMap",), namespaces=["default"])
+        cache.start(timeout=30)
+        res = cache.discovery.for_kind("", "ConfigMap")
+        assert res is not None
+        for i in range(30):  # push version 1 far out of the server's 10-event window
+            create(client, cm(f"x{i}", "default"))
+        assert cache._watch(res, "default", "1") is None  # 410 → "list again"
+        lists = cache.stats.lists
+        wait_for(lambda: len([o for o in cache.objects("", "ConfigMap") if o["metadata"]["name"].startswith("x")])
+                 == 30, what="all objects after the watch")
+        cache._list(res, "default")
+        assert cache.stats.lists == lists + 1 and cache.stats.relists >= 1
+    finally:
+        cache.stop()
+        assert cluster.sim is not None
+        cluster.sim.stop()
+
+
+def test_token_bucket_limits_rate() -> None:
+    from syncwright.cluster.client import TokenBucket
+
+    bucket = TokenBucket(qps=50, burst=5)
+    start = time.monotonic()
+    for _ in range(15):  # 5 at once, then 10 at 50/s ≈ 0.2 s
+        bucket.take()
+    elapsed = time.monotonic() - start
+    assert 0.15 < elapsed < 1.0
+    free = TokenBucket(qps=0, burst=1)
+    start = time.monotonic()
+    for _ in range(1000):
+        free.take()
+    assert time.monotonic() - start < 0.1
