@@ -233,3 +233,26 @@ def test_token_bucket_limits_rate() -> None:
     for _ in range(1000):
         free.take()
     assert time.monotonic() - start < 0.1
+
+
+@pytest.mark.kubesim_only
+def test_changes_found_by_a_relist_reach_listeners(kube_cluster: Any, ns: str) -> None:
+    client = client_for(kube_cluster)
+    create(client, cm("before", ns))
+    create(client, cm("changed", ns, v="1"))
+    # no watch: every change below happens "while the watch is down"
+    cache = ClusterCache(client, namespaces=[ns], include=("/ConfigMap",), watch=False)
+    cache.start(timeout=30)
+    seen: list[tuple[str, str]] = []
+    cache.add_listener(lambda etype, obj: seen.append((etype, obj["metadata"]["name"])))
+    try:
+        res = cache.discovery.for_kind("", "ConfigMap")
+        assert res is not None
+        client.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/before")
+        create(client, cm("during-outage", ns))
+        client.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/changed", body={"data": {"v": "2"}},
+                       content_type="application/merge-patch+json")
+        cache._list(res, ns)
+        assert {("DELETED", "before"), ("ADDED", "during-outage"), ("MODIFIED", "changed")} <= set(seen)
+    finally:
+        cache.stop()

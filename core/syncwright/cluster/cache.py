@@ -124,6 +124,10 @@ def _compact_entry(entry: Any, fields_pool: dict[Any, Any]) -> Any:
     return out
 
 
+def _rv(obj: dict[str, Any]) -> Any:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
 def _gk(group: str, kind: str) -> str:
     return f"{group}/{kind}"
 
@@ -159,6 +163,7 @@ class ClusterCache:
         self._children: dict[str, set[ResourceKey]] = {}
         self._listeners: list[Listener] = []
         self._fields_pool: dict[Any, Any] = {}
+        self._listed: set[tuple[str, str, str]] = set()
         self._threads: dict[tuple[str, str, str], threading.Thread] = {}
         self._ready: dict[tuple[str, str, str], threading.Event] = {}
         self._stopped: set[tuple[str, str]] = set()
@@ -264,14 +269,28 @@ class ClusterCache:
             cont = meta.get("continue")
             if not cont:
                 break
+        changes: list[tuple[str, dict[str, Any]]] = []
+        tkey = (res.group, res.kind, ns or "")
+        relist = tkey in self._listed
         with self._lock:
             self.stats.lists += 1
             old = {k for k in self._by_type.get((res.group, res.kind), set()) if ns is None or k.namespace == ns}
             new_keys = set()
             for obj in items:
+                key = key_of(obj)
+                before = self._objects.get(key)
                 new_keys.add(self._put(obj))
+                if relist and (before is None or _rv(before) != _rv(obj)):
+                    changes.append(("ADDED" if before is None else "MODIFIED", self._objects[key]))
             for k in old - new_keys:
+                gone = self._objects.get(k)
                 self._remove(k)
+                if relist and gone is not None:
+                    changes.append(("DELETED", gone))
+            self._listed.add(tkey)
+        # What changed while the watch was down reaches listeners as if the watch had seen it.
+        for etype, obj in changes:
+            self._notify(etype, obj)
         return rv
 
     def _watch(self, res: APIResource, ns: str | None, rv: str) -> str | None:
@@ -299,12 +318,15 @@ class ClusterCache:
                     self._put(obj)
             if res.group == "apiextensions.k8s.io" and res.kind == "CustomResourceDefinition":
                 self._on_crd(etype or "", obj)
-            for fn in self._listeners:
-                try:
-                    fn(str(etype), obj)
-                except Exception:  # noqa: BLE001
-                    log.exception("cluster cache listener failed")
+            self._notify(str(etype), obj)
         return rv
+
+    def _notify(self, etype: str, obj: dict[str, Any]) -> None:
+        for fn in self._listeners:
+            try:
+                fn(etype, obj)
+            except Exception:  # noqa: BLE001
+                log.exception("cluster cache listener failed")
 
     def _on_crd(self, etype: str, crd: dict[str, Any]) -> None:
         spec = crd.get("spec") or {}

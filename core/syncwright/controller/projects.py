@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
+from ..execution import redact_url
 from ..model import Application
 
 API_VERSIONS = ("argoproj.io/v1alpha1", "syncwright.dev/v1alpha1")
@@ -181,7 +182,7 @@ class Projects:
                             f"(sourceNamespaces: {', '.join(project.source_namespaces) or 'none'})")
         for source in app.spec.effective_sources():
             if not repo_permitted(project, source.repo_url):
-                problems.append(f"application repo {source.repo_url} is not permitted in project {name!r}")
+                problems.append(f"application repo {redact_url(source.repo_url)} is not permitted in project {name!r}")
         dest = app.spec.destination
         if not destination_permitted(project, server, cluster_name, dest.namespace):
             where = f"server {server!r}" + (f" (name {cluster_name!r})" if cluster_name else "")
