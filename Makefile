@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
-EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p)) $(if $(wildcard kubesim/pyproject.toml),-e kubesim)
+EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p))
 STAMP := $(VENV)/.installed
 
 .PHONY: setup tools test test-fast lint typecheck demo bench clean
@@ -21,6 +21,9 @@ $(VENV)/bin/python:
 
 $(STAMP): $(VENV)/bin/python pyproject.toml $(wildcard plugins/*/pyproject.toml) $(wildcard kubesim/pyproject.toml)
 	$(PIP) install $(EDITABLES)
+	# kubesim/ (the project dir) would shadow the kubesim package as a namespace package whenever the
+	# repo root is on sys.path; a path-entry ("compat") editable install makes the real package win.
+	$(PIP) install -e kubesim --config-settings editable_mode=compat
 	touch $@
 
 tools: $(STAMP)
