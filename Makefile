@@ -41,7 +41,7 @@ test: setup lint typecheck
 test-fast: setup
 	$(PY) -m pytest -n 2 -q -m "not slow"
 
-demo: setup
+demo: setup  ## kubesim + git daemon + syncwright controller: sync, webhook, self-heal (< 2 min)
 	$(PY) scripts/demo.py
 
 bench: setup  ## every benchmark (minutes); results go into benchmarks/README.md by hand

@@ -1,0 +1,1 @@
+"""Pieces of ``make demo`` (scripts/demo.py): child processes, the Git side, narration."""
