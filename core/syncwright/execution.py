@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import metrics
 from .errors import ToolError, ToolNotFoundError
 
 DEFAULT_TIMEOUT = float(os.environ.get("SYNCWRIGHT_EXEC_TIMEOUT", "90"))  # Argo CD: 90 s
@@ -99,6 +100,7 @@ def run(
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     max_output = DEFAULT_MAX_OUTPUT if max_output is None else max_output
     label = what or Path(argv[0]).name
+    tool = Path(argv[0]).name  # the metric label: never ``what``, which may name an app
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -111,8 +113,10 @@ def run(
             start_new_session=True,
         )
     except FileNotFoundError as e:
+        metrics.tool_ran(tool, failed=True)
         raise ToolNotFoundError(f"{label}: executable {argv[0]!r} not found") from e
     except PermissionError as e:
+        metrics.tool_ran(tool, failed=True)
         raise ToolError(f"{label}: cannot execute {argv[0]!r}: {e.strerror}") from e
 
     out_chunks: list[bytes] = []
@@ -169,6 +173,7 @@ def run(
     timed_out = bool(state["timed_out"])
     duration = time.monotonic() - start
     stderr = redact(_tail(bytes(err_buf)), secrets)
+    metrics.tool_ran(tool, failed=timed_out or bool(state["flooded"]) or proc.returncode != 0)
     if timed_out:
         raise ToolError(f"{label} timed out after {timeout:g}s and was killed")
     if state["flooded"]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,27 +12,23 @@ import click
 
 from ..cli import load_hooks
 from .appstate import cluster_options
+from .server import TOKEN_ENV, parse_listen, read_tokens, read_webhook_secrets
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and app when the message names one)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"time": self.formatTime(record), "level": record.levelname.lower(),
-                               "logger": record.name, "msg": record.getMessage()}
-        if record.args and isinstance(record.args, tuple) and record.msg.startswith("app %s"):
-            out["app"] = record.args[0]
-        if record.exc_info:
-            out["error"] = self.formatException(record.exc_info)
-        return json.dumps(out)
+def _app_of_message(record: logging.LogRecord) -> bool:
+    """Give ``log.x("app %s: ...", name)`` lines their ``app`` key when the caller passed no extra."""
+    if not hasattr(record, "app") and isinstance(record.msg, str) and record.msg.startswith("app %s") \
+            and isinstance(record.args, tuple) and record.args:
+        record.app = str(record.args[0])
+    return True
 
 
 def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    """JSON lines (``server/logging.py``: app, revision and operation id as keys) or text, on stderr."""
+    from ..server import logging as swlog
+
+    handler = swlog.setup(level, fmt=fmt)
+    handler.addFilter(_app_of_message)
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # pool-size chatter from watch threads
 
 
@@ -61,19 +55,32 @@ def setup_logging(level: str, fmt: str) -> None:
               help="Shard apps by destination cluster with other replicas through Leases in NAMESPACE.")
 @click.option("--lease-duration", type=float, default=15.0, show_default=True, metavar="SECONDS")
 @click.option("--identity", default="", help="This replica's name in Leases (default: hostname-pid).")
+@click.option("--listen", default="", metavar="HOST:PORT",
+              help="Also serve the HTTP API, Git webhooks, /metrics, /healthz and /readyz here "
+                   "(port 0: any free port, logged at start).")
+@click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help=f"With --listen: bearer token(s) for the API, one per line (default: ${TOKEN_ENV}).")
+@click.option("--webhook-secrets", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="With --listen: YAML with webhook.github.secret, webhook.gitlab.secret, webhook.gitea.secret, "
+                   "webhook.bitbucket.secret, webhook.bitbucketserver.secret (or SYNCWRIGHT_WEBHOOK_*_SECRET).")
+@click.option("--webhook-max-body", type=click.IntRange(1024, 64 * 1024 * 1024), default=1024 * 1024,
+              show_default=True, metavar="BYTES", help="Largest webhook body accepted (refused before reading).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="json", show_default=True)
 @click.pass_context
 def controller(ctx: click.Context, /, apps: tuple[Path, ...], kubeconfig: str | None, kube_context: str | None,
                in_cluster: bool, namespace: str, state: Path | None, resync: float, status_workers: int,
                operation_workers: int, self_heal_backoff: str, lease_namespace: str, lease_duration: float,
-               identity: str, log_level: str, log_format: str) -> None:
+               identity: str, listen: str, token_file: str | None, webhook_secrets: str | None,
+               webhook_max_body: int, log_level: str, log_format: str) -> None:
     """Run the controller: keep Applications reconciled, auto-sync and self-heal them.
 
     Local mode reads Applications and AppProjects from --apps and keeps state
     in SQLite; use `syncwright app list|get|sync|refresh ...` next to it.
-    Stops cleanly on SIGTERM or Ctrl-C.
+    With --listen it also serves the HTTP API (bearer token from --token-file or
+    $SYNCWRIGHT_API_TOKEN), Git webhooks (refresh the apps a push touches),
+    /metrics, /healthz and /readyz. Stops cleanly on SIGTERM or Ctrl-C.
     """
     from ..controller.reconcile import Settings
     from ..controller.runner import Options, build
@@ -86,6 +93,16 @@ def controller(ctx: click.Context, /, apps: tuple[Path, ...], kubeconfig: str | 
             raise ValueError
     except ValueError:
         raise click.BadParameter("expected DURATION,FACTOR,CAP, e.g. 2,3,300", param_hint="--self-heal-backoff") from None
+    listen_at = None
+    tokens: list[str] = []
+    secrets: dict[str, str] = {}
+    try:
+        if listen:  # checked before the controller starts: a bad flag must not leave it half running
+            listen_at = parse_listen(listen)
+            tokens = read_tokens(token_file)
+            secrets = read_webhook_secrets(webhook_secrets)
+    except SyncwrightError as e:
+        raise click.ClickException(str(e)) from None
     settings = Settings(resync=resync, status_workers=status_workers, operation_workers=operation_workers,
                         self_heal_backoff=(parts[0], parts[1], parts[2]))
     if identity:
@@ -108,6 +125,35 @@ def controller(ctx: click.Context, /, apps: tuple[Path, ...], kubeconfig: str | 
     log.info("controller %s started: %d app(s)", settings.identity, len(running.controller.apps))
     for err in running.controller.source_errors:
         log.warning("%s", err)
+    srv = None
+    if listen_at is not None:
+        try:
+            srv = serve(running.controller, listen_at, tokens, secrets, webhook_max_body)
+        except SyncwrightError as e:
+            running.stop()
+            raise click.ClickException(str(e)) from None
+        log.info("serving on %s", srv.url, extra={"url": srv.url, "webhook_providers": sorted(secrets)})
     done.wait()
     log.info("stopping")
+    if srv is not None:
+        srv.stop()
     running.stop()
+
+
+def serve(controller: Any, listen_at: tuple[str, int], tokens: list[str], secrets: dict[str, str],
+          max_body: int) -> Any:
+    """Start the API over ``controller`` in a background thread; returns the started ``http.Server``."""
+    from ..errors import SpecError
+    from ..server.api import build_app
+    from ..server.controller_backend import ControllerBackend
+    from ..server.http import Server
+
+    try:
+        app = build_app(ControllerBackend(controller), tokens, secrets, max_body)
+    except ValueError as e:
+        raise SpecError(str(e), context=TOKEN_ENV) from None
+    try:
+        srv = Server(app, *listen_at)
+    except OSError as e:
+        raise SpecError(f"cannot listen on {listen_at[0]}:{listen_at[1]}: {e.strerror}") from None
+    return srv.start()

@@ -106,6 +106,9 @@ def server(listen: str, token_file: str | None, apps_path: str, webhook_secrets:
     secrets = read_webhook_secrets(webhook_secrets)
     swlog.setup(log_level, fmt=log_format)
     log = logging.getLogger("syncwright.server")
+    from .. import metrics
+
+    metrics.enable()  # count tool runs and git requests from the first render on
     backend = LocalBackend(Path(apps_path), kubeconfig=kubeconfig, context=kube_context)
     try:
         app = build_app(backend, tokens, secrets, webhook_max_body)

@@ -26,16 +26,18 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, cast
 
+from .. import metrics
 from ..cluster.client import ClusterError
 from ..cluster.discovery import Discovery
 from ..errors import OperationVetoed, SyncwrightError
 from ..plugins import Hooks
 from ..render import BuildInfo, local_repo_path
 from ..repo.service import RepoService
+from ..repo.urls import safe as safe_url
 from ..sync import SyncEngine, SyncRequest
 from ..sync.compare import compare_app_state, default_namespaces
 from ..sync.history import find_entry, pinned_sources, rollback_app
@@ -78,6 +80,7 @@ class Controller:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"refreshes": 0, "operations": 0, "renders_failed": 0}
+        metrics.enable()  # tool runs and git requests of this process are counted from now on
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -98,6 +101,11 @@ class Controller:
             t.join(timeout)
         self.clusters.stop()
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopping (the API's ``/readyz``)."""
+        return bool(self._threads) and not self._stop.is_set()
+
     def _emit(self, what: str, app: str, details: dict[str, Any]) -> None:
         if self.on_event is not None:
             try:
@@ -109,7 +117,7 @@ class Controller:
     def refresh(self, app: str, *, hard: bool = False, reason: str = "requested") -> None:
         self.refreshes.add(app, hard=hard, reason=reason)
 
-    def notify_push(self, repo_url: str, branch: str = "") -> list[str]:
+    def notify_push(self, repo_url: str, branch: str = "", only: Collection[str] | None = None) -> list[str]:
         """A push to ``repo_url`` (a Git webhook): re-resolve and refresh the apps that follow it.
 
         Apps match when a source names the repository (URLs normalized as for
@@ -117,6 +125,7 @@ class Controller:
         (or HEAD, which is the default branch). The revision cache of the
         matching revisions is bypassed once, so the new commit is seen at once;
         rendered manifests stay cached by commit, so only the new commit renders.
+        ``only`` limits the apps considered (the API matched them already, tags included).
         """
         from ..repo.urls import normalize
 
@@ -124,7 +133,8 @@ class Controller:
         matched: list[str] = []
         resolved: set[tuple[str, str]] = set()
         with self._lock:
-            entries = [(n, rt.entry) for n, rt in self.apps.items() if rt.entry.app is not None]
+            entries = [(n, rt.entry) for n, rt in self.apps.items()
+                       if rt.entry.app is not None and (only is None or n in only)]
         for name, entry in entries:
             assert entry.app is not None
             for source in entry.app.spec.effective_sources():
@@ -201,6 +211,8 @@ class Controller:
                 self._poll_sources()
                 self._poll_requests()
                 self._schedule_periodic()
+                metrics.set_queue_depth("refresh", len(self.refreshes))
+                metrics.set_queue_depth("operation", len(self.operations))
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 log.exception("controller poll failed")
 
@@ -227,6 +239,7 @@ class Controller:
                     self.refreshes.add(name, reason="spec change")
 
     def _forget(self, name: str) -> None:
+        metrics.remove_app(name)
         forget = getattr(self.backend, "forget", None)
         if forget is not None:
             try:
@@ -263,6 +276,7 @@ class Controller:
             item = self.refreshes.get(timeout=0.5)
             if item is None:
                 continue
+            started = time.monotonic()
             try:
                 ok = self.reconcile(item)
             except Exception as e:  # noqa: BLE001 - one app's bug must not stop the others
@@ -273,6 +287,8 @@ class Controller:
                     rt.conditions.set(COMPARISON_ERROR, f"internal error: {type(e).__name__}: {e}")
             finally:
                 self.refreshes.done(item)
+                rt = self.apps.get(item.app)
+                metrics.observe_reconcile(time.monotonic() - started, self._server_of(rt.cluster) if rt else "")
             if ok:
                 self.refreshes.forget(item.app)
             elif not self._stop.is_set() and item.app in self.apps:
@@ -322,6 +338,7 @@ class Controller:
         except SyncwrightError as e:
             self.stats["renders_failed"] += 1
             rt.conditions.set(COMPARISON_ERROR, f"failed to render the manifests: {e}")
+            log.warning("app %s: failed to render the manifests: %s", app.name, e, extra={"app": app.name})
             self._record(rt)  # the last comparison stays; no sync follows a failed render
             self._emit("comparison-error", app.name, {"message": str(e)})
             return False
@@ -348,6 +365,8 @@ class Controller:
                      revisions=rendered.revisions, resources=resource_rows(state))
         self._emit("refreshed", app.name, {"sync": sync_status, "health": state.health.status,
                                            "reason": item.reason, "cached": rendered.cached})
+        log.debug("app %s: refreshed (%s): %s, %s", app.name, item.reason, sync_status, state.health.status,
+                  extra={"app": app.name, "revision": ",".join(r for r in rendered.revisions if r)})
         if not violations and not rt.conditions.has(COMPARISON_ERROR):
             self._consider_auto_sync(rt, state, rendered)
         return True
@@ -397,6 +416,13 @@ class Controller:
         st["reconciledAt"] = now()
         st["controller"] = self.settings.identity
         rt.status = st
+        srcs = st.get("sources") or [{}]
+        if rt.entry.name in self.apps:  # not for an app deleted while its refresh ran (its series are gone)
+            metrics.set_app_state(rt.entry.name, project=str(st.get("project", "")),
+                                  sync_status=st["sync"]["status"],
+                                  health_status=st["health"]["status"], dest_server=str(st.get("server", "")),
+                                  dest_namespace=str(st.get("namespace", "")),
+                                  repo=safe_url(str((srcs[0] if isinstance(srcs[0], dict) else {}).get("repoURL", ""))))
         try:
             self.backend.save_comparison(rt.entry.name, st)
         except SyncwrightError as e:
@@ -427,6 +453,8 @@ class Controller:
             if decision.self_heal:
                 rt.heal.attempted(time.monotonic())
             self._emit("auto-sync", app.name, {"selfHeal": decision.self_heal, "revision": ",".join(rendered.revisions)})
+            log.info("app %s: %s", app.name, "self-heal" if decision.self_heal else "auto-sync",
+                     extra={"app": app.name, "revision": ",".join(rendered.revisions)})
             self.sync(app.name, OpRequest("sync", prune=decision.prune, auto=True,
                                           reason="self-heal" if decision.self_heal else "auto-sync"))
 
@@ -497,11 +525,18 @@ class Controller:
         self.stats["operations"] += 1
         self._emit("operation-start", app.name, {"kind": req.kind, "auto": req.auto, "reason": req.reason,
                                                  "replica": self.settings.identity})
+        log.info("app %s: %s started (%s)", app.name, req.kind, req.reason or "requested",
+                 extra={"app": app.name, "revision": request.revision, "kind": req.kind})
+        started = time.monotonic()
         try:
             op = engine.run(rendered.manifests, request)
         except SyncwrightError as e:
-            log.warning("app %s: %s", app.name, e)
+            log.warning("app %s: %s", app.name, e, extra={"app": app.name, "revision": request.revision})
             return None
+        if not req.dry_run:
+            metrics.observe_operation(app.name, req.kind, op.phase, time.monotonic() - started)
+        log.info("app %s: %s %s: %s", app.name, req.kind, op.phase, op.message,
+                 extra={"app": app.name, "revision": op.revision, "operation": op.id, "phase": op.phase})
         self._emit("operation-end", app.name, {"phase": op.phase, "message": op.message, "id": op.id})
         return op
 
@@ -509,6 +544,7 @@ class Controller:
         """Record an operation that failed before any write (project veto, render failure)."""
         op = OperationState(app, kind=req.kind, phase="Failed", message=message, finished_at=now())
         self.backend.save(op)
+        log.warning("app %s: %s refused: %s", app, req.kind, message, extra={"app": app, "operation": op.id})
         rt = self.apps.get(app)
         if rt is not None:
             rt.conditions.set(SYNC_ERROR, message)

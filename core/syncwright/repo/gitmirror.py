@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import metrics
 from ..execution import redact
 from .creds import Credentials, git_env
 from .errors import AuthError, RepoError, RevisionNotFound, env_float, env_int
@@ -87,8 +88,14 @@ class Mirror:
         with _STATS_LOCK:
             STATS[op] += 1
         if network:
-            with git_env(self.creds, timeout=timeout) as env:
-                return self._exec(git, argv, env, timeout, op, cwd)
+            failed = True
+            try:
+                with git_env(self.creds, timeout=timeout) as env:
+                    out = self._exec(git, argv, env, timeout, op, cwd)
+                failed = False
+                return out
+            finally:
+                metrics.git_requested(safe(self.url), op, failed)
         return self._exec(git, argv, {"GIT_TERMINAL_PROMPT": "0"}, timeout, op, cwd)
 
     def _exec(self, git: Any, argv: tuple[str, ...], env: dict[str, str], timeout: float, op: str,

@@ -167,7 +167,32 @@ class FileStore:
         return OperationState.from_dict(data) if isinstance(data, dict) else None
 
     def save(self, op: OperationState) -> None:
-        self._write(self._dir(op.app) / "operation.json", op.to_dict())
+        """Store ``op``; a termination asked for meanwhile (``app terminate``) is never overwritten.
+
+        The engine saves ``Running`` progress while another process may write
+        ``Terminating`` (``request_terminate``); read-check-write happens under
+        an exclusive lock on ``operation.lock`` so the request cannot be lost
+        between the check and the write (as ``SqliteStore.save`` does in a
+        transaction).
+        """
+        import fcntl
+
+        d = self._dir(op.app)
+        path = d / "operation.json"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            lock = os.open(d / "operation.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise StoreError(f"cannot lock operation state: {e}", context=str(d)) from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if op.phase == "Running":
+                stored = self._read(path)
+                if isinstance(stored, dict) and stored.get("id") == op.id and stored.get("phase") == "Terminating":
+                    op.phase = "Terminating"
+            self._write(path, op.to_dict())
+        finally:
+            os.close(lock)  # closing releases the lock
 
     def history(self, app: str) -> list[HistoryEntry]:
         data = self._read(self._dir(app) / "history.json")
