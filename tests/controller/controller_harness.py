@@ -68,6 +68,24 @@ def git_daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("git daemon did not start")
 
 
+def served_repo(tmp: Path, name: str, files: dict[str, str]) -> tuple[Path, subprocess.Popen[bytes], int]:
+    """A work tree with ``files`` under ``app/``, pushed to ``<tmp>/served/<name>.git`` and served by
+    ``git daemon``: returns (work tree, daemon, port); the repo is ``git://127.0.0.1:<port>/<name>.git``."""
+    served = tmp / "served"
+    served.mkdir(exist_ok=True)
+    git("init", "-q", "--bare", "-b", "main", str(served / f"{name}.git"))
+    work = tmp / "work"
+    git("init", "-q", "-b", "main", str(work))
+    (work / "app").mkdir()
+    for fname, text in files.items():
+        (work / "app" / fname).write_text(text)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "one", cwd=work)
+    git("push", "-q", str(served / f"{name}.git"), "HEAD:refs/heads/main", cwd=work)
+    daemon, port = git_daemon(served)
+    return work, daemon, port
+
+
 def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
     """``git daemon`` forks ``git-daemon``: end the whole process group, or the port stays open."""
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for
+from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for, served_repo
 
 
 def test_auto_sync_then_self_heal_reverts_drift_fast(harness: Harness) -> None:
@@ -170,18 +170,7 @@ def test_cli_list_get_refresh_sync_history(harness: Harness) -> None:
 def test_push_notification_syncs_the_new_commit(harness: Harness, tmp_path: Path) -> None:
     """``Controller.notify_push`` (what a Git webhook calls) gets a new commit synced at once."""
     h = harness
-    served = tmp_path / "served"
-    served.mkdir()
-    git("init", "-q", "--bare", "-b", "main", str(served / "push.git"))
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    (work / "app").mkdir()
-    for name, text in configmaps(2).items():
-        (work / "app" / name).write_text(text)
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "one", cwd=work)
-    git("push", "-q", str(served / "push.git"), "HEAD:refs/heads/main", cwd=work)
-    daemon, port = git_daemon(served)
+    work, daemon, port = served_repo(tmp_path, "push", configmaps(2))
     try:
         url = f"git://127.0.0.1:{port}/push.git"
         app = h.app("push", "app", repo_url=url, auto={"prune": True},
@@ -193,7 +182,7 @@ def test_push_notification_syncs_the_new_commit(harness: Harness, tmp_path: Path
         for name, text in configmaps(2, value="new").items():
             (work / "app" / name).write_text(text)
         git("commit", "-q", "-am", "two", cwd=work)
-        git("push", "-q", str(served / "push.git"), "HEAD:refs/heads/main", cwd=work)
+        git("push", "-q", str(tmp_path / "served" / "push.git"), "HEAD:refs/heads/main", cwd=work)
         t0 = time.monotonic()
         assert running.controller.notify_push(url.removesuffix(".git") + "/", "main") == [app]  # URLs match normalized
         wait_for(lambda: (h.live("ConfigMap", "cm0") or {}).get("data") == {"k": "new0"}, 10, "new commit applied")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for
+from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for, served_repo
 
 from syncwright import metrics
 from syncwright.execution import run
@@ -43,18 +43,7 @@ def test_cli_paths_do_not_import_prometheus() -> None:
 @pytest.mark.slow
 def test_reconcile_operation_and_git_metrics_move(harness: Harness, tmp_path: Path) -> None:
     h = harness
-    base = tmp_path / "served"
-    base.mkdir()
-    git("init", "-q", "--bare", "-b", "main", str(base / "m.git"))
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    (work / "app").mkdir()
-    for name, text in configmaps(2).items():
-        (work / "app" / name).write_text(text)
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "one", cwd=work)
-    git("push", "-q", str(base / "m.git"), "HEAD:refs/heads/main", cwd=work)
-    daemon, port = git_daemon(base)
+    work, daemon, port = served_repo(tmp_path, "m", configmaps(2))
     try:
         url = f"git://127.0.0.1:{port}/m.git"
         app = h.app("met", "app", repo_url=url, auto={"prune": True},

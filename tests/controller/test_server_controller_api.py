@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for
+from controller_harness import Harness, configmaps, git, git_daemon, stop_daemon, wait_for, served_repo
 
 from syncwright.commands.controller import serve
 
@@ -126,18 +126,7 @@ def _push_body(url: str, ref: str = "refs/heads/main", sha: str = "0" * 40) -> t
 @pytest.mark.slow
 def test_signed_webhook_gets_the_new_commit_synced(served: Any, tmp_path: Path) -> None:
     h, start = served
-    base = tmp_path / "served"
-    base.mkdir()
-    git("init", "-q", "--bare", "-b", "main", str(base / "hook.git"))
-    work = tmp_path / "work"
-    git("init", "-q", "-b", "main", str(work))
-    (work / "app").mkdir()
-    for name, text in configmaps(2).items():
-        (work / "app" / name).write_text(text)
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "one", cwd=work)
-    git("push", "-q", str(base / "hook.git"), "HEAD:refs/heads/main", cwd=work)
-    daemon, port = git_daemon(base)
+    work, daemon, port = served_repo(tmp_path, "hook", configmaps(2))
     try:
         url = f"git://127.0.0.1:{port}/hook.git"
         app = h.app("hook", "app", repo_url=url, auto={"prune": True},
@@ -152,7 +141,7 @@ def test_signed_webhook_gets_the_new_commit_synced(served: Any, tmp_path: Path) 
             for name, text in configmaps(2, value="new").items():
                 (work / "app" / name).write_text(text)
             git("commit", "-q", "-am", "two", cwd=work)
-            git("push", "-q", str(base / "hook.git"), "HEAD:refs/heads/main", cwd=work)
+            git("push", "-q", str(tmp_path / "served" / "hook.git"), "HEAD:refs/heads/main", cwd=work)
             sha = git("rev-parse", "HEAD", cwd=work)
 
             body, headers = _push_body(url, sha=sha)
