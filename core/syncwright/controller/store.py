@@ -15,10 +15,13 @@ The path is ``$SYNCWRIGHT_STATE`` when it names a ``.db`` file, else
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -79,27 +82,34 @@ class SqliteStore:
     def schema_version(self) -> int:
         return int(self._exec("PRAGMA user_version")[0][0])
 
-    def _migrate(self) -> None:
-        """Apply the missing migrations, each in one transaction; refuse a newer schema."""
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; any error rolls back and becomes "cannot <what>"."""
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException as e:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"cannot {what}: {e}", context=str(self.path)) from None
+            raise
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations in one transaction; refuse a newer schema."""
+        with self._transaction("migrate the state database") as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
-                db.execute("ROLLBACK")
                 raise StoreError(f"the state database has schema version {version}, newer than this syncwright "
                                  f"understands ({SCHEMA_VERSION}); upgrade syncwright", context=str(self.path))
             for i in range(version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[i]:
                     db.execute(stmt)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        except sqlite3.Error as e:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise StoreError(f"cannot migrate the state database: {e}", context=str(self.path)) from None
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -114,9 +124,7 @@ class SqliteStore:
 
     def save(self, op: OperationState) -> None:
         """Store ``op``; a termination asked for meanwhile (``app terminate``) is never overwritten."""
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction("save the operation") as db:
             row = db.execute("SELECT data FROM operations WHERE app = ?", (op.app,)).fetchone()
             if row is not None and op.phase == "Running":
                 stored = json.loads(row[0])
@@ -124,31 +132,18 @@ class SqliteStore:
                     op.phase = "Terminating"
             db.execute("INSERT OR REPLACE INTO operations (app, data, updated) VALUES (?, ?, ?)",
                        (op.app, json.dumps(op.to_dict(), separators=(",", ":")), time.time()))
-            db.execute("COMMIT")
-        except sqlite3.Error as e:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise StoreError(f"cannot save the operation: {e}", context=str(self.path)) from None
 
     def history(self, app: str) -> list[HistoryEntry]:
         rows = self._exec("SELECT data FROM history WHERE app = ? ORDER BY id", (app,))
         return [HistoryEntry.from_dict(json.loads(r[0])) for r in rows]
 
     def add_history(self, app: str, entry: HistoryEntry, limit: int) -> None:
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction("record history") as db:
             db.execute("INSERT OR REPLACE INTO history (app, id, data) VALUES (?, ?, ?)",
                        (app, entry.id, json.dumps(asdict(entry), separators=(",", ":"))))
             if limit > 0:
                 db.execute("DELETE FROM history WHERE app = ? AND id NOT IN "
                            "(SELECT id FROM history WHERE app = ? ORDER BY id DESC LIMIT ?)", (app, app, limit))
-            db.execute("COMMIT")
-        except sqlite3.Error as e:
-            db.execute("ROLLBACK")
-            raise StoreError(f"cannot record history: {e}", context=str(self.path)) from None
 
     # -- comparisons -----------------------------------------------------------------------
     def save_comparison(self, app: str, data: dict[str, Any]) -> None:
@@ -182,21 +177,12 @@ class SqliteStore:
 
         Each request is taken once, by the replica that owns the app.
         """
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction("read requests") as db:
             rows = db.execute("SELECT seq, app, kind, data FROM requests ORDER BY seq").fetchall()
             if owns is not None:
                 rows = [r for r in rows if owns(r[1])]
             for r in rows:
                 db.execute("DELETE FROM requests WHERE seq = ?", (r[0],))
-            db.execute("COMMIT")
-        except sqlite3.Error as e:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise StoreError(f"cannot read requests: {e}", context=str(self.path)) from None
         return [(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
 
     def pending_requests(self, app: str | None = None) -> int:
