@@ -3,6 +3,7 @@
 Fixtures:
 
 - ``write_tree(root, {"rel/path.yaml": "dedented content"})`` writes a source tree;
+- ``hooks``: the installed plugins behind the ``Hooks`` facade (loaded once per session);
 - ``sw(*args, env=None, cwd=None)`` runs the real ``syncwright`` console script the way a user
   does (exit codes, stderr), isolated from the caller's ``SYNCWRIGHT_*`` settings and with a
   private cache directory.
@@ -16,6 +17,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,14 @@ def write_files(root: Path, files: Mapping[str, str]) -> Path:
 def write_tree() -> Callable[[Path, Mapping[str, str]], Path]:
     """Write ``{relative path: dedented content}`` under a directory."""
     return write_files
+
+
+@pytest.fixture(scope="session")
+def hooks() -> Any:
+    """The installed plugins behind the ``Hooks`` facade, loaded once per test session."""
+    from .plugins import Hooks
+
+    return Hooks.load()
 
 
 @pytest.fixture()

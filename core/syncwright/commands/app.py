@@ -155,6 +155,14 @@ def _wait_reconciled(reader: Any, name: str, since: str, timeout: float) -> dict
         time.sleep(0.1)
 
 
+def _show_app(view: dict[str, Any], output: str) -> None:
+    """An app as JSON/YAML, or Argo CD's `app get` layout for ``wide``."""
+    if output != "wide":
+        _dump(view, output)
+    else:
+        print_app(view)
+
+
 def print_app(v: dict[str, Any]) -> None:
     sync, health = v.get("sync") or {}, v.get("health") or {}
     rev = sync.get("revision") or ""
@@ -212,10 +220,7 @@ def get(ctx: click.Context, name: str, refresh: str | None, timeout: float, outp
     if refresh:
         reader.request(name, refresh)
         view = _wait_reconciled(reader, name, str(view.get("reconciledAt") or ""), timeout)
-    if output != "wide":
-        _dump(view, output)
-    else:
-        print_app(view)
+    _show_app(view, output)
 
 
 @app.command()
@@ -237,10 +242,7 @@ def refresh(ctx: click.Context, name: str, hard: bool, no_wait: bool, timeout: f
     view = _wait_reconciled(reader, name, before, timeout)
     if str(view.get("reconciledAt") or "") <= before:
         raise click.ClickException(f"app {name!r} was not refreshed within {timeout:g}s (is the controller running?)")
-    if output != "wide":
-        _dump(view, output)
-    else:
-        print_app(view)
+    _show_app(view, output)
 
 
 @app.command()

@@ -18,14 +18,6 @@ EXAMPLES = REPO / "examples"
 SYNCWRIGHT = Path(sys.executable).parent / "syncwright"
 
 
-
-
-
-@pytest.fixture(scope="session")
-def hooks() -> Hooks:
-    return Hooks.load()
-
-
 @pytest.fixture()
 def render_lib(hooks: Hooks) -> Callable[..., Rendered]:
     """Render ``<root>/<path>`` through the library (``render_source``)."""

@@ -54,11 +54,6 @@ def raw_build(builder: Builder) -> Callable[..., list[dict[str, Any]]]:
     return run
 
 
-@pytest.fixture(scope="session")
-def hooks() -> Hooks:
-    return Hooks.load()
-
-
 @pytest.fixture()
 def render(hooks: Hooks) -> Callable[..., list[dict[str, Any]]]:
     """Render through the library: ``render(repo_root, path, kustomize={...})``."""
